@@ -1,0 +1,91 @@
+"""Map an array and the axes that a mixed norm reduces onto the canonical 3-D view that the
+group kernels use: ``(A, N, B)``, group ``(a, b)`` = ``view[a, :, b]``.
+
+The axes are first put in memory order (largest stride first) and size-1 axes dropped, so
+C-ordered, F-ordered and many strided inputs map onto a view without copying.  Only when the
+reduced axes are not adjacent in memory order (e.g. ``axis=(0, 2)`` of a C-ordered 3-D
+array) is one transposed copy made.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def reshape_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``a.reshape(shape)`` if that needs no copy, else None."""
+    try:
+        return np.reshape(a, shape, copy=False)
+    except ValueError:
+        return None
+    except TypeError:  # NumPy < 2.1 has no ``copy`` argument
+        v = a.view()
+        try:
+            v.shape = shape
+        except AttributeError:
+            return None
+        return v
+
+
+@dataclass(frozen=True)
+class GroupLayout:
+    """How to see an array of ``shape`` as ``(A, N, B)`` with groups ``(a, b)``."""
+
+    shape: tuple[int, ...]
+    squeeze: tuple  # index that drops the size-1 axes
+    perm: tuple[int, ...]  # transpose of the squeezed array into the order used
+    canonical: tuple[int, int, int]  # (A, N, B)
+    contiguous_run: bool  # False: a copy is needed to bring the reduced axes together
+
+    @property
+    def n_groups(self) -> int:
+        return self.canonical[0] * self.canonical[2]
+
+    def view(self, arr: np.ndarray) -> np.ndarray | None:
+        """Canonical view of ``arr`` (same shape as the layout), or None if a copy is needed."""
+        if not self.contiguous_run:
+            return None
+        return reshape_view(arr[self.squeeze].transpose(self.perm), self.canonical)
+
+    def gather(self, arr: np.ndarray) -> np.ndarray:
+        """Canonical view, or a C-ordered copy when no view exists."""
+        v = self.view(arr)
+        if v is not None:
+            return v
+        return np.ascontiguousarray(arr[self.squeeze].transpose(self.perm)).reshape(
+            self.canonical
+        )
+
+    def unview(self, canon: np.ndarray) -> np.ndarray:
+        """Array of ``shape`` that views the canonical array ``canon`` (the inverse map)."""
+        squeezed_shape = tuple(self.shape[k] for k in range(len(self.shape)) if self.shape[k] != 1)
+        permuted_shape = tuple(squeezed_shape[p] for p in self.perm)
+        t = canon.reshape(permuted_shape).transpose(np.argsort(self.perm))
+        return t.reshape(self.shape)
+
+
+def group_layout(arr: np.ndarray, reduce_axes: tuple[int, ...]) -> GroupLayout:
+    """Plan the canonical view of ``arr`` whose inner norm reduces ``reduce_axes``."""
+    shape = arr.shape
+    keep = [k for k in range(arr.ndim) if shape[k] != 1]
+    squeeze = tuple(slice(None) if shape[k] != 1 else 0 for k in range(arr.ndim))
+    # positions in the squeezed array
+    red = {keep.index(k) for k in reduce_axes if shape[k] != 1}
+    strides = [arr.strides[k] for k in keep]
+    mem = sorted(range(len(keep)), key=lambda j: -abs(strides[j]))
+    pos = [j for j, ax in enumerate(mem) if ax in red]
+    sizes = [shape[keep[ax]] for ax in mem]
+    if not pos:  # every reduced axis has length 1: one entry per group
+        return GroupLayout(shape, squeeze, tuple(mem), (math.prod(sizes), 1, 1), True)
+    lo, hi = pos[0], pos[-1] + 1
+    if hi - lo == len(pos):
+        canon = (math.prod(sizes[:lo]), math.prod(sizes[lo:hi]), math.prod(sizes[hi:]))
+        return GroupLayout(shape, squeeze, tuple(mem), canon, True)
+    grp = [ax for ax in mem if ax not in red]
+    rd = [ax for ax in mem if ax in red]
+    g = math.prod(shape[keep[ax]] for ax in grp)
+    n = math.prod(shape[keep[ax]] for ax in rd)
+    return GroupLayout(shape, squeeze, tuple(grp + rd), (g, n, 1), False)

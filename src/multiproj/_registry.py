@@ -1,0 +1,84 @@
+"""The method registry: one entry per ``method=`` name, read by the API, the CLI and the
+benchmarks alike (STYLE s.3).  Kernels are named as ``"module:function"`` strings and
+imported on first use, so that ``import multiproj`` does not import Numba or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ._validation import Ball
+
+BACKENDS = ("numpy", "torch")
+
+
+@dataclass(frozen=True)
+class Method:
+    """A projection method.
+
+    Attributes
+    ----------
+    name : str
+        The value of ``method=``.
+    summary : str
+        One line for help texts and tables.
+    balls : tuple of str
+        The balls it supports (the multi-level method supports every ``l1,q2,...,qk``;
+        ``balls`` then lists examples and ``min_order`` says the rest).
+    kernels : dict
+        Backend name -> ``"module:function"`` of its solver.
+    """
+
+    name: str
+    summary: str
+    balls: tuple[str, ...]
+    kernels: dict[str, str] = field(default_factory=dict)
+    min_order: int | None = None  # any ball of this order or more is supported
+
+    def supports(self, ball: Ball) -> bool:
+        if self.min_order is not None:
+            return ball.order >= self.min_order
+        return ball.name in self.balls
+
+    def solver(self, backend: str) -> Callable:
+        target = self.kernels.get(backend)
+        if target is None:
+            raise NotImplementedError(f"method={self.name!r} has no {backend} implementation.")
+        module, func = target.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name) -> Method:
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(
+            f"The 'method' parameter must be one of {sorted(METHODS)}. Got {name!r} instead."
+        )
+    return METHODS[name]
+
+
+register(
+    Method(
+        name="exact",
+        summary="Euclidean projection onto the ball",
+        balls=("l1", "l2", "linf", "l1,1", "l1,2", "l1,inf"),
+        kernels={"numpy": "multiproj._numpy:project_exact"},
+    )
+)
+register(
+    Method(
+        name="bilevel",
+        summary="bi-level projection: group norms, one l1 projection, per-group projection",
+        balls=("l1,inf", "l1,1", "l1,2"),
+        kernels={"numpy": "multiproj._numpy:project_bilevel"},
+    )
+)

@@ -1,0 +1,70 @@
+"""Thread control for the parallel kernels.
+
+The kernels use Numba's threading layer; these helpers wrap :func:`numba.set_num_threads`
+so that user code never has to import numba, and so that Numba is imported only when it is
+first needed (``import multiproj`` stays fast).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+from collections.abc import Iterator
+
+__all__ = ["get_num_threads", "set_num_threads", "num_threads", "max_threads"]
+
+
+def max_threads() -> int:
+    """Largest thread count the kernels may use (``NUMBA_NUM_THREADS``)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def get_num_threads() -> int:
+    """Number of threads the parallel kernels use now."""
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads used by the parallel kernels.
+
+    Parameters
+    ----------
+    n : int
+        Between 1 and :func:`max_threads` inclusive.
+    """
+    if isinstance(n, bool):
+        raise TypeError(f"The number of threads must be an int. Got {n!r} instead.")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"The number of threads must be an int. Got {n!r} instead.") from None
+    top = max_threads()
+    if not 1 <= n <= top:
+        raise ValueError(f"The number of threads must be between 1 and {top}. Got {n} instead.")
+    import numba
+
+    numba.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def num_threads(n: int) -> Iterator[int]:
+    """Context manager that sets the thread count and restores the previous one on exit.
+
+    The previous value is restored even when the body raises.
+
+    Examples
+    --------
+    >>> import multiproj
+    >>> with multiproj.num_threads(1):
+    ...     pass
+    """
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield n
+    finally:
+        set_num_threads(previous)

@@ -1,0 +1,44 @@
+"""Command-line interface: ``multiproj <command> ...`` (also ``python -m multiproj``).
+
+Each sub-command lives in its own module that provides ``add_parser(subparsers)``; the
+parser it adds sets ``func`` (called with the parsed namespace, returns an exit code).
+Modules are imported only to build the parser, and heavy imports happen inside ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> module providing add_parser(subparsers)
+COMMANDS = {
+    "project": "multiproj._cli_project",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="multiproj",
+        description="Fast exact, bi-level and multi-level structured-sparsity projections.",
+    )
+    parser.add_argument("--version", action="version", version=f"multiproj {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS.values():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Group kernels for the mixed l1,q balls (q in {1, 2, inf}): the two passes of the bi-level
+projection [MLP s.3], [BLP], parallel over groups.
+
+Two canonical layouts cover every input without a hidden transpose in the common cases
+(see ``multiproj._layout``):
+
+* rows   ``x[g, i]``     (G, N): group ``g`` is a contiguous-ish row;
+* cols   ``x[a, i, b]``  (A, N, B): group ``(a, b)`` runs along the middle axis, so the
+  inner loop walks ``b`` (contiguous in memory) and groups are processed side by side.
+
+The inner norm code ``q`` is one of ``Q1``, ``Q2``, ``QINF``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._config import COLUMN_CHUNK, JIT_OPTIONS, PARALLEL_OPTIONS
+from .l1 import l1_threshold
+
+Q1, Q2, QINF = 1, 2, 3
+
+_L1_CHUNK = 32  # columns gathered at once by the cols l1 kernel (fits in L2)
+
+
+@njit(**JIT_OPTIONS)
+def _row_norm(x, g, q):
+    """Norm ``q`` of row ``g``; NaN when the row holds NaN or inf.  Four accumulators let
+    the compiler keep several lanes busy (max is exact in any order; sums change only by
+    rounding)."""
+    n = x.shape[1]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    c = 0.0
+    i = 0
+    if q == QINF:
+        while i + 4 <= n:
+            t0 = abs(x[g, i])
+            t1 = abs(x[g, i + 1])
+            t2 = abs(x[g, i + 2])
+            t3 = abs(x[g, i + 3])
+            c += (t0 - t0) + (t1 - t1) + (t2 - t2) + (t3 - t3)
+            a0 = t0 if t0 > a0 else a0
+            a1 = t1 if t1 > a1 else a1
+            a2 = t2 if t2 > a2 else a2
+            a3 = t3 if t3 > a3 else a3
+            i += 4
+        while i < n:
+            t0 = abs(x[g, i])
+            c += t0 - t0
+            a0 = t0 if t0 > a0 else a0
+            i += 1
+        return max(max(a0, a1), max(a2, a3)) + c
+    elif q == Q1:
+        while i + 4 <= n:
+            a0 += abs(x[g, i])
+            a1 += abs(x[g, i + 1])
+            a2 += abs(x[g, i + 2])
+            a3 += abs(x[g, i + 3])
+            i += 4
+        while i < n:
+            a0 += abs(x[g, i])
+            i += 1
+        return (a0 + a1) + (a2 + a3)
+    else:
+        while i + 4 <= n:
+            t0 = float(x[g, i])
+            t1 = float(x[g, i + 1])
+            t2 = float(x[g, i + 2])
+            t3 = float(x[g, i + 3])
+            a0 += t0 * t0
+            a1 += t1 * t1
+            a2 += t2 * t2
+            a3 += t3 * t3
+            i += 4
+        while i < n:
+            t0 = float(x[g, i])
+            a0 += t0 * t0
+            i += 1
+        return np.sqrt((a0 + a1) + (a2 + a3))
+
+
+@njit(**PARALLEL_OPTIONS)
+def group_norms_rows(x, q, v):
+    """``v[g] = ||x[g, :]||_q`` (float64); NaN/inf marks a non-finite group."""
+    for g in prange(x.shape[0]):
+        v[g] = _row_norm(x, g, q)
+
+
+@njit(**PARALLEL_OPTIONS)
+def group_norms_cols(x, q, v):
+    """``v[a, b] = ||x[a, :, b]||_q`` (float64); NaN/inf marks a non-finite group."""
+    A, N, B = x.shape
+    nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * COLUMN_CHUNK
+        b1 = min(B, b0 + COLUMN_CHUNK)
+        acc = v[a, b0:b1]
+        acc[:] = 0.0
+        if q == QINF:
+            chk = np.zeros(b1 - b0)
+            for i in range(N):
+                for b in range(b0, b1):
+                    t0 = abs(x[a, i, b])
+                    chk[b - b0] += t0 - t0
+                    acc[b - b0] = t0 if t0 > acc[b - b0] else acc[b - b0]
+            for k in range(b1 - b0):
+                acc[k] += chk[k]
+        elif q == Q1:
+            for i in range(N):
+                for b in range(b0, b1):
+                    acc[b - b0] += abs(x[a, i, b])
+        else:
+            for i in range(N):
+                for b in range(b0, b1):
+                    t0 = float(x[a, i, b])
+                    acc[b - b0] += t0 * t0
+            for k in range(b1 - b0):
+                acc[k] = np.sqrt(acc[k])
+
+
+@njit(**JIT_OPTIONS)
+def _soft_row(x, g, tau, out):
+    for i in range(x.shape[1]):
+        val = x[g, i]
+        t = abs(val) - tau
+        if t > 0.0:
+            out[g, i] = t if val >= 0.0 else -t
+        else:
+            out[g, i] = 0.0
+
+
+@njit(**PARALLEL_OPTIONS)
+def apply_radii_rows(x, q, v, u, out):
+    """Second pass: project every row ``g`` onto the l_q ball of radius ``u[g]``.
+
+    ``v[g]`` is the row's current l_q norm.  ``u[g] >= v[g]`` leaves the row unchanged,
+    ``u[g] == 0`` zeroes it.  ``out`` may be ``x`` itself.
+    """
+    G, N = x.shape
+    nchunks = min(G, 256)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
+        g0 = c * step
+        g1 = min(G, g0 + step)
+        buf = np.empty(N if q == Q1 else 1, dtype=np.float64)
+        for g in range(g0, g1):
+            ug = u[g]
+            if ug <= 0.0:
+                out[g, :] = 0.0
+            elif ug >= v[g]:
+                out[g, :] = x[g, :]
+            elif q == QINF:
+                for i in range(N):
+                    out[g, i] = min(max(x[g, i], -ug), ug)
+            elif q == Q2:
+                s = ug / v[g]
+                for i in range(N):
+                    out[g, i] = x[g, i] * s
+            else:
+                tau, _ = l1_threshold(x[g], ug, buf)
+                _soft_row(x, g, tau, out)
+
+
+@njit(**PARALLEL_OPTIONS)
+def apply_radii_cols(x, q, v, u, out):
+    """Second pass for the cols layout: group ``(a, b)`` onto the l_q ball of radius
+    ``u[a, b]``.  ``out`` may be ``x`` itself."""
+    A, N, B = x.shape
+    chunk = _L1_CHUNK if q == Q1 else COLUMN_CHUNK
+    nb = (B + chunk - 1) // chunk
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * chunk
+        b1 = min(B, b0 + chunk)
+        w = b1 - b0
+        # per-group factor: clip level (inf), scale (2) or soft threshold (1)
+        f = np.empty(w)
+        if q == QINF:
+            for k in range(w):
+                f[k] = u[a, b0 + k]
+            for i in range(N):
+                for k in range(w):
+                    out[a, i, b0 + k] = min(max(x[a, i, b0 + k], -f[k]), f[k])
+        elif q == Q2:
+            for k in range(w):
+                ub = u[a, b0 + k]
+                vb = v[a, b0 + k]
+                f[k] = 0.0 if ub <= 0.0 else (1.0 if ub >= vb else ub / vb)
+            for i in range(N):
+                for k in range(w):
+                    out[a, i, b0 + k] = x[a, i, b0 + k] * f[k]
+        else:
+            col = np.empty((w, N))
+            buf = np.empty(N)
+            for i in range(N):
+                for k in range(w):
+                    col[k, i] = x[a, i, b0 + k]
+            for k in range(w):
+                ub = u[a, b0 + k]
+                if ub <= 0.0:
+                    f[k] = np.inf
+                elif ub >= v[a, b0 + k]:
+                    f[k] = 0.0
+                else:
+                    f[k], _ = l1_threshold(col[k], ub, buf)
+            for i in range(N):
+                for k in range(w):
+                    val = x[a, i, b0 + k]
+                    tt = abs(val) - f[k]
+                    if tt > 0.0:
+                        out[a, i, b0 + k] = tt if val >= 0.0 else -tt
+                    else:
+                        out[a, i, b0 + k] = 0.0
+
+
+@njit(**JIT_OPTIONS)
+def outer_l1(v, radius):
+    """Group radii of the bi-level projection: ``u = P_l1(v, radius)`` for ``v >= 0``.
+
+    Returns ``(u, inside)``; ``inside`` is True when ``sum(v) <= radius`` (then ``u = v``).
+    """
+    flat = v.ravel()
+    u = np.empty_like(flat)
+    if flat.shape[0] == 0:
+        return u.reshape(v.shape), True
+    buf = np.empty(flat.shape[0])
+    tau, _ = l1_threshold(flat, radius, buf)
+    if radius == 0.0:
+        u[:] = 0.0
+        return u.reshape(v.shape), False
+    if tau <= 0.0:
+        u[:] = flat
+        return u.reshape(v.shape), True
+    for k in range(flat.shape[0]):
+        u[k] = max(flat[k] - tau, 0.0)
+    return u.reshape(v.shape), False
