@@ -20,7 +20,8 @@ def proj_l1(v, r):
     s = np.sort(a)[::-1]
     cs = np.cumsum(s)
     k = np.arange(1, len(s) + 1)
-    rho = np.nonzero(s - (cs - r) / k > 0)[0][-1]
+    idx = np.nonzero(s - (cs - r) / k > 0)[0]
+    rho = idx[-1] if idx.size else 0  # the top entry is always active (rounding aside)
     tau = (cs[rho] - r) / (rho + 1)
     return np.sign(v) * np.maximum(a - tau, 0)
 

@@ -88,7 +88,11 @@ def _bilevel_on(xc: np.ndarray, oc: np.ndarray, radius: float, q: str) -> None:
     if xc.size == 0:
         return
     v = finite_group_norms(xc, q)
-    u, inside = outer_l1(v, radius)
+    # inside test with the same sum as ``norm``, so that a radius equal to the norm is
+    # always the identity
+    inside = float(v.sum()) <= radius
+    if not inside:
+        u, inside = outer_l1(v, radius)
     if inside:
         if oc is not xc:
             oc[...] = xc
