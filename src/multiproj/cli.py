@@ -14,6 +14,8 @@ import sys
 # name -> module providing add_parser(subparsers)
 COMMANDS = {
     "project": "multiproj._cli_project",
+    "bench": "multiproj.bench.cli",
+    "demo": "multiproj.bench.demo",
 }
 
 

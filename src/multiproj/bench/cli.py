@@ -1,0 +1,100 @@
+"""``multiproj bench``: run the benchmark suite and write its tables, JSON, CSV and figures."""
+
+from __future__ import annotations
+
+import argparse
+
+BENCH_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run the benchmark suite (sizes, threads, tensors, sparsity, torch)",
+        description=(
+            "Time the projections of the method registry (multiproj.METHODS) and the naive "
+            "NumPy bi-level baseline.  Every time is the median of repeated calls after a "
+            "warm-up, reported with its ratio to Y.copy() of the same array measured in the "
+            "same run.  Sub-benchmarks: sizes (1000 x m, the authors' protocol), threads "
+            "(speedup vs thread count), tensors (2^24 entries as orders 2, 3, 4, 6), sparsity "
+            "(radius sweep: zero groups, distance, additive identity), torch (tensors, CPU "
+            "and CUDA)."
+        ),
+    )
+    p.add_argument(
+        "benchmarks",
+        nargs="*",
+        metavar="NAME",
+        help=f"sub-benchmarks to run, among {', '.join(BENCH_NAMES)} (default: all)",
+    )
+    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under a minute)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per function (median); default 10, 3 with --quick")
+    p.add_argument("--json", metavar="PATH", help="write the results and the machine to a JSON file")
+    p.add_argument("--csv", metavar="PATH", help="write all rows to a CSV file (machine in '#' lines)")
+    p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from dataclasses import replace
+
+    from . import report, suite
+
+    names = list(dict.fromkeys(args.benchmarks)) or list(BENCH_NAMES)
+    unknown = [n for n in names if n not in suite.BENCHMARKS]
+    if unknown:
+        print(
+            f"multiproj bench: error: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(suite.BENCHMARKS)}.",
+            file=sys.stderr,
+        )
+        return 2
+    cfg = suite.QUICK if args.quick else suite.FULL
+    if args.repeats is not None:
+        if args.repeats < 1:
+            print(f"multiproj bench: error: --repeats must be >= 1. Got {args.repeats} instead.", file=sys.stderr)
+            return 2
+        cfg = replace(cfg, repeats=args.repeats)
+    command = "multiproj bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else names)
+    results = run_with_progress(names, cfg, progress=not args.no_progress)
+    info = report.machine_info()
+    report.print_tables(results, info)
+    if args.json:
+        print(f"JSON: {report.write_json(args.json, results, info, cfg.to_dict(), command)}")
+    if args.csv:
+        print(f"CSV:  {report.write_csv(args.csv, results, info, command)}")
+    if args.plots:
+        for path in report.write_plots(args.plots, results, info):
+            print(f"plot: {path}")
+    return 0
+
+
+def run_with_progress(names, cfg, progress: bool = True) -> dict:
+    """:func:`multiproj.bench.suite.run_benchmarks` under a rich progress bar (when rich is
+    installed and ``progress`` is true)."""
+    from . import suite
+
+    steps = suite.plan(names, cfg)
+    try:
+        if not progress:
+            raise ImportError
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    except ImportError:
+        return suite.run_benchmarks(names, cfg)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(steps[0][1].label if steps else "", total=len(steps))
+        labels = [c.label for _, c in steps] + [""]
+        done = [0]
+
+        def on_case(name, label):
+            done[0] += 1
+            bar.update(task, advance=1, description=labels[done[0]])
+
+        return suite.run_benchmarks(names, cfg, on_case=on_case)

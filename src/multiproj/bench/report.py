@@ -1,0 +1,474 @@
+"""Reports of the benchmark suite: machine information, console tables (rich when it is
+installed, plain text otherwise), JSON, CSV and matplotlib (Agg) PNG figures.
+
+Every output carries the machine information (:func:`machine_info`): the JSON under
+``"machine"``, the CSV as ``#`` comment lines above the header, the tables in their caption,
+the figures in a footer.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+__all__ = [
+    "machine_info",
+    "machine_line",
+    "tables",
+    "print_tables",
+    "write_json",
+    "write_csv",
+    "write_plots",
+    "columns_of",
+]
+
+
+# --------------------------------------------------------------------------- machine
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            import subprocess
+
+            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5)
+            if out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def machine_info() -> dict:
+    """CPU model, cores, memory, load, OS and the versions of the libraries that matter.
+
+    torch is not imported for this: its version comes from the package metadata, and the
+    CUDA device is named only when torch was already imported by a benchmark.
+    """
+    from .. import __version__, max_threads
+
+    try:
+        cores_available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores_available = os.cpu_count()
+    info = {
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_available": cores_available,
+        "numba_threads": max_threads(),
+        "memory_gib": _memory_gib(),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "multiproj": __version__,
+        "numpy": _version("numpy"),
+        "numba": _version("numba"),
+        "torch": _version("torch"),
+        "cuda_device": None,
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                info["cuda_device"] = torch.cuda.get_device_name(0)
+        except Exception:  # noqa: BLE001 - information only
+            pass
+    return info
+
+
+def machine_line(info: dict) -> str:
+    """One line describing the machine (for captions and figure footers)."""
+    parts = [
+        f"{info['cpu']}, {info['cores']} cores ({info['numba_threads']} numba threads)",
+        f"numpy {info['numpy']}, numba {info['numba']}" + (f", torch {info['torch']}" if info.get("torch") else ""),
+        f"multiproj {info['multiproj']}",
+        info["date_utc"],
+    ]
+    if info.get("load_average"):
+        parts.append(f"load {info['load_average'][0]}")
+    if info.get("cuda_device"):
+        parts.append(f"GPU {info['cuda_device']}")
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- formatting
+def _ms(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.3g} ms" if x < 100 else f"{x:.0f} ms"
+
+
+def _x(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.2f}x" if x < 10 else f"{x:.3g}x"
+
+
+def _note(r: dict) -> str:
+    """Short text for a row without a time: ``n/a`` or ``error`` (details in JSON/CSV)."""
+    note = r.get("note") or "n/a"
+    return "n/a" if note.startswith("n/a") else "error"
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _g(x, digits=4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}g}"
+
+
+def _label(r: dict) -> str:
+    return f"{r['method']} {r['ball']}"
+
+
+def _pivot(rows, key_fn, col_fn, cell_fn):
+    """``(keys, cols, cells)`` with ``cells[(key, col)]`` the text for that row."""
+    keys, cols, cells = [], [], {}
+    for r in rows:
+        k, c = key_fn(r), col_fn(r)
+        if k not in keys:
+            keys.append(k)
+        if c not in cols:
+            cols.append(c)
+        cells[(k, c)] = cell_fn(r)
+    return keys, cols, cells
+
+
+def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """``(title, header, rows)`` of the console tables, one or more per sub-benchmark."""
+    out = []
+    rows = results.get("sizes") or []
+    for data in dict.fromkeys(r["data"] for r in rows):
+        sub = [r for r in rows if r["data"] == data]
+        keys, cols, cells = _pivot(
+            sub,
+            _label,
+            lambda r: f"{r['n']}x{r['m']}",
+            lambda r: _note(r) if r["time_ms"] is None else f"{_ms(r['time_ms'])} ({_x(r['ratio'])})",
+        )
+        copies = {f"{r['n']}x{r['m']}": _ms(r["copy_ms"]) for r in sub}
+        body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
+        body.append(["Y.copy() (reference)"] + [copies[c] for c in cols])
+        out.append((f"sizes: {data}; median time (ratio to Y.copy())", ["method ball"] + cols, body))
+    rows = results.get("threads") or []
+    if rows:
+        keys, cols, cells = _pivot(
+            rows,
+            lambda r: f"{r['shape']} {_label(r)}",
+            lambda r: f"{r['threads']} thr",
+            lambda r: _note(r) if r["time_ms"] is None else f"{_ms(r['time_ms'])} ({_x(r.get('speedup'))})",
+        )
+        body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
+        out.append(("threads: median time (speedup vs 1 thread)", ["shape method ball"] + cols, body))
+    rows = results.get("tensors") or []
+    if rows:
+        keys, cols, cells = _pivot(
+            rows,
+            lambda r: f"order {r['order']} {r['shape']} {_label(r)}",
+            lambda r: f"{r['threads']} thr",
+            lambda r: _note(r) if r["time_ms"] is None else f"{_ms(r['time_ms'])} ({_x(r['ratio'])})",
+        )
+        body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
+        out.append(("tensors: median time (ratio to a copy of the tensor)", ["tensor method ball"] + cols, body))
+    rows = results.get("sparsity") or []
+    if rows:
+        header = ["radius / ||Y||", "method ball", "zero groups", "||Y-P||_F/||Y||_F", "||Y-P||/||Y||", "||P||/||Y||", "identity error"]
+        body = [
+            [
+                f"{r['radius_fraction']:.0%}",
+                _label(r),
+                _pct(r["zero_groups"]) if r["zero_groups"] is not None else _note(r),
+                _g(r["rel_dist_fro"]),
+                _g(r["residual_norm"]),
+                _g(r["projection_norm"]),
+                _g(r["identity_error"], 2),
+            ]
+            for r in rows
+        ]
+        out.append(("sparsity: radius sweep (norms in the ball's norm, l1,inf; groups = columns)", header, body))
+    rows = results.get("torch") or []
+    if rows:
+        header = ["device dtype", "method ball", "torch", "x clone", "numpy", "torch/numpy", "max |diff|"]
+        body = [
+            [
+                f"{r.get('device', '')} {r.get('dtype', '')}",
+                _label(r) if "method" in r else "",
+                _note(r) if r.get("time_ms") is None else _ms(r["time_ms"]),
+                _x(r.get("ratio")),
+                _ms(r.get("numpy_ms")),
+                _x(r.get("vs_numpy")),
+                _g(r.get("max_abs_diff"), 2),
+            ]
+            for r in rows
+        ]
+        out.append(("torch: median time on tensors (ratio to tensor.clone(); vs the NumPy call)", header, body))
+    return out
+
+
+def print_tables(results: dict, info: dict, console=None) -> None:
+    """Print the tables with rich when available, as plain text otherwise."""
+    caption = machine_line(info)
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        for title, header, body in tables(results):
+            print(f"\n{title}\n  " + " | ".join(header))
+            for row in body:
+                print("  " + " | ".join(row))
+        print(f"\nmachine: {caption}")
+        return
+    console = console or Console()
+    for title, header, body in tables(results):
+        t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+        for i, h in enumerate(header):
+            t.add_column(h, justify="left" if i == 0 else "right")
+        for row in body:
+            t.add_row(*row)
+        console.print(t)
+
+
+# --------------------------------------------------------------------------- files
+def columns_of(rows: list[dict]) -> list[str]:
+    """Union of the row keys, in order of first appearance."""
+    return list(dict.fromkeys(k for r in rows for k in r))
+
+
+def _clean(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def write_json(path, results: dict, info: dict, config: dict, command: str) -> Path:
+    """``{"command", "machine", "config", "results": {bench: [rows]}}`` as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"command": command, "machine": info, "config": config, "results": results}
+    path.write_text(json.dumps(_clean(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_csv(path, results: dict, info: dict, command: str) -> Path:
+    """All rows of all sub-benchmarks in one CSV, ``#`` lines with the machine first
+    (``pandas.read_csv(path, comment="#")`` reads it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [r for rs in results.values() for r in rs]
+    cols = columns_of(rows)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        fh.write(f"# {command}\n")
+        for k, v in info.items():
+            fh.write(f"# {k}: {v}\n")
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+    return path
+
+
+# --------------------------------------------------------------------------- figures
+def _figure(ncols: int = 1, width: float = 5.0, height: float = 3.6):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def _save(fig, path: Path, info: dict) -> Path:
+    import matplotlib.pyplot as plt
+
+    import textwrap
+
+    width = int(fig.get_figwidth() * 22)  # characters of 5-point text per line
+    footer = "\n".join(textwrap.wrap(machine_line(info), width))
+    fig.text(0.01, 0.005, footer, fontsize=5, color="0.35", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.035 * (footer.count("\n") + 1), 1, 1))
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _plot_sizes(rows, path, info):
+    datas = list(dict.fromkeys(r["data"] for r in rows))
+    fig, axes = _figure(len(datas))
+    for ax, data in zip(axes, datas):
+        sub = [r for r in rows if r["data"] == data]
+        for lab in dict.fromkeys(_label(r) for r in sub):
+            pts = sorted((r["m"], r["time_ms"]) for r in sub if _label(r) == lab and r["time_ms"] is not None)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=lab, lw=1.2, ms=3)
+        cp = sorted({(r["m"], r["copy_ms"]) for r in sub if r["copy_ms"] is not None})
+        if cp:
+            ax.plot(*zip(*cp), "k--", label="Y.copy()", lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("m (matrix 1000 x m, groups = columns)")
+        ax.set_ylabel("median time (ms)")
+        ax.set_title(data, fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    axes[-1].legend(fontsize=6, ncol=2)
+    return _save(fig, path, info)
+
+
+def _plot_threads(rows, path, info):
+    fig, (ax,) = _figure(1)
+    top = 1
+    for key in dict.fromkeys(f"{r['shape']} {_label(r)}" for r in rows):
+        pts = sorted((r["threads"], r["speedup"]) for r in rows if f"{r['shape']} {_label(r)}" == key and r.get("speedup"))
+        if pts:
+            ax.plot(*zip(*pts), marker="o", label=key, lw=1.2, ms=3)
+            top = max(top, max(p[0] for p in pts))
+    ax.plot([1, top], [1, top], "k:", lw=1, label="ideal")
+    ax.set_xlabel("threads")
+    ax.set_ylabel("speedup vs 1 thread")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    return _save(fig, path, info)
+
+
+def _plot_tensors(rows, path, info):
+    import numpy as np
+
+    fig, (ax,) = _figure(1, width=6)
+    orders = sorted({r["order"] for r in rows})
+    series = list(dict.fromkeys(f"{r['method']}, {r['threads']} thr" for r in rows))
+    w = 0.8 / max(1, len(series))
+    for i, s in enumerate(series):
+        vals = []
+        for o in orders:
+            v = [r["ratio"] for r in rows if r["order"] == o and f"{r['method']}, {r['threads']} thr" == s]
+            vals.append(v[0] if v and v[0] is not None else np.nan)
+        ax.bar(np.arange(len(orders)) + i * w, vals, w, label=s)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="copy")
+    shapes = {r["order"]: r["shape"] for r in rows}
+    ax.set_xticks(np.arange(len(orders)) + w * (len(series) - 1) / 2)
+    ax.set_xticklabels([f"{o}\n{shapes[o]}" for o in orders], fontsize=7)
+    ax.set_xlabel("order (shape); ball l1,inf,...,inf")
+    ax.set_ylabel("time / copy of the tensor")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=6)
+    return _save(fig, path, info)
+
+
+def _plot_sparsity(rows, path, info):
+    fig, (a1, a2) = _figure(2)
+    for lab in dict.fromkeys(_label(r) for r in rows):
+        pts = sorted(
+            (r["radius_fraction"], r["zero_groups"], r["rel_dist_fro"]) for r in rows if _label(r) == lab and r["zero_groups"] is not None
+        )
+        if pts:
+            f, z, d = zip(*pts)
+            a1.plot(f, z, marker="o", label=lab, lw=1.2, ms=3)
+            a2.plot(f, d, marker="o", label=lab, lw=1.2, ms=3)
+    for ax in (a1, a2):
+        ax.set_xscale("log")
+        ax.set_xlabel("radius / ||Y||_{1,inf}")
+        ax.grid(alpha=0.3, which="both")
+    a1.set_ylabel("fraction of zero groups")
+    a2.set_ylabel("||Y - P(Y)||_F / ||Y||_F")
+    a1.legend(fontsize=6)
+    return _save(fig, path, info)
+
+
+def _plot_identity(rows, path, info):
+    fig, (ax,) = _figure(1, width=4.4, height=4.0)
+    ax.plot([0, 1], [1, 0], "k--", lw=1, label="x + y = 1")
+    markers = "os^vD"
+    for i, lab in enumerate(dict.fromkeys(_label(r) for r in rows)):
+        pts = [(r["residual_norm"], r["projection_norm"]) for r in rows if _label(r) == lab and r["residual_norm"] is not None]
+        if pts:
+            err = max(abs(x + y - 1) for x, y in pts)
+            ax.scatter(*zip(*pts), marker=markers[i % len(markers)], s=22, facecolors="none", edgecolors=f"C{i}", label=f"{lab} (max |x+y-1| = {err:.1e})")
+    ax.set_xlabel("||Y - P(Y)|| / ||Y||")
+    ax.set_ylabel("||P(Y)|| / ||Y||")
+    ax.set_title("additive identity (l1,inf norm)", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    return _save(fig, path, info)
+
+
+def _plot_torch(rows, path, info):
+    import numpy as np
+
+    rows = [r for r in rows if r.get("time_ms") is not None]
+    if not rows:
+        return None
+    fig, (ax,) = _figure(1, width=7)
+    labels = [f"{r['device']} {r['dtype']}\n{_label(r)}" for r in rows]
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r["ratio"] for r in rows], 0.4, label="torch / tensor.clone()")
+    ax.bar(x + 0.2, [r["vs_numpy"] or np.nan for r in rows], 0.4, label="torch / numpy call")
+    ax.axhline(1.0, color="k", ls="--", lw=1)
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, fontsize=5, rotation=90)
+    ax.set_ylabel("ratio")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=6)
+    return _save(fig, path, info)
+
+
+PLOTS = {
+    "sizes": [("sizes.png", _plot_sizes)],
+    "threads": [("threads.png", _plot_threads)],
+    "tensors": [("tensors.png", _plot_tensors)],
+    "sparsity": [("sparsity.png", _plot_sparsity), ("identity.png", _plot_identity)],
+    "torch": [("torch.png", _plot_torch)],
+}
+
+
+def write_plots(directory, results: dict, info: dict) -> list[Path]:
+    """PNG figures (matplotlib, Agg backend) for the sub-benchmarks that have results."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, rows in results.items():
+        rows = [r for r in rows if r.get("method") is not None]
+        if not rows:
+            continue
+        for fname, fn in PLOTS.get(name, []):
+            p = fn(rows, directory / fname, info)
+            if p is not None:
+                paths.append(p)
+    return paths

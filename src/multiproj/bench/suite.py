@@ -1,0 +1,590 @@
+"""The sub-benchmarks of ``multiproj bench``: each one turns a :class:`Config` into a list
+of :class:`Case` objects whose ``run()`` returns table rows (plain dicts).
+
+Timing protocol (STYLE s.15): every timed function is called once to warm up (Numba
+compilation, first-touch page faults), then all functions of a case, *including the
+reference* ``Y.copy()`` of the same array, are called round-robin ``repeats`` times, so that
+they see the same machine load; the median is reported, with the ratio to the copy.
+
+The (method, ball) pairs come from the registry :data:`multiproj.METHODS` (``Method.supports``);
+the only method that is not in the registry is the naive NumPy bi-level l1,inf baseline
+(:func:`naive_bilevel_l1inf`), labelled ``naive-numpy``.  A pair whose solver raises
+``NotImplementedError`` (or whose backend cannot be imported) is reported as ``n/a``.
+
+Groups: for matrices the groups are the columns (the authors' protocol, SPEC s.8: the inner
+norm reduces axis 0, ``axis=0``; multi-level methods get ``levels=(1, 0)``); for tensors the
+groups are the slices along axis 0.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Config",
+    "FULL",
+    "QUICK",
+    "Case",
+    "Benchmark",
+    "BENCHMARKS",
+    "method_ball_pairs",
+    "naive_bilevel_l1inf",
+    "plan",
+    "run_benchmarks",
+]
+
+NAIVE = "naive-numpy"  # label of the baseline that is not in the registry
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class Config:
+    """Sizes and repeats of every sub-benchmark (see :data:`FULL` and :data:`QUICK`)."""
+
+    repeats: int = 10
+    seed: int = 0
+    # sizes: the authors' protocol, n x m
+    sizes_n: int = 1000
+    sizes_m: tuple[int, ...] = (1000, 2000, 4000, 6000, 8000)
+    sizes_balls: tuple[str, ...] = ("l1,inf", "l1,1", "l1,2", "l1")
+    sizes_data: tuple[str, ...] = ("uniform", "normal")
+    # threads: a matrix (groups = columns) and a tensor (groups = axis 0)
+    threads_shape: tuple[int, int] = (1000, 8000)
+    threads_tensor: tuple[int, ...] = (256, 256, 256)
+    threads_counts: tuple[int, ...] | None = None  # None: 1, 2, 4, ..., max
+    # tensors: 2**tensor_log2 entries shaped as each order
+    tensor_log2: int = 24
+    tensor_orders: tuple[int, ...] = (2, 3, 4, 6)
+    # sparsity: radius sweep as fractions of ||Y||
+    sparsity_shape: tuple[int, int] = (1000, 1000)
+    sparsity_fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+    # torch
+    torch_shape: tuple[int, int] = (1000, 8000)
+    torch_dtypes: tuple[str, ...] = ("float64", "float32")
+    torch_balls: tuple[str, ...] = ("l1,inf", "l1,1", "l1,2", "l1")
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+FULL = Config()
+QUICK = Config(
+    repeats=3,
+    sizes_m=(1000, 2000, 4000),
+    threads_shape=(1000, 4000),
+    threads_tensor=(128, 128, 128),
+    tensor_log2=20,
+    sparsity_shape=(500, 500),
+    sparsity_fractions=(0.01, 0.05, 0.1, 0.2, 0.5),
+    torch_shape=(1000, 2000),
+)
+
+
+@dataclass
+class Case:
+    """One unit of work (one progress step): ``run()`` returns a list of row dicts."""
+
+    label: str
+    run: Callable[[], list[dict]]
+
+
+@dataclass
+class Benchmark:
+    name: str
+    description: str
+    cases: Callable[[Config], list[Case]]
+    finalize: Callable[[list[dict]], list[dict]] | None = None
+    columns: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- helpers
+def method_ball_pairs(balls) -> list[tuple[object, object]]:
+    """``(Method, Ball)`` for every registered method and every ball of ``balls`` it
+    supports, in registry order: the single source of method names."""
+    from .. import METHODS
+    from .._validation import parse_ball
+
+    parsed = [parse_ball(b) for b in balls]
+    return [(m, b) for m in METHODS.values() for b in parsed if m.supports(b)]
+
+
+def _l1_project_sorted(v: np.ndarray, radius: float) -> np.ndarray:
+    """Sort-based projection of a non-negative vector onto the l1 ball (Duchi et al. 2008)."""
+    if v.sum() <= radius:
+        return v.copy()
+    s = np.sort(v)[::-1]
+    c = np.cumsum(s) - radius
+    k = np.nonzero(s * np.arange(1, s.size + 1) > c)[0][-1]
+    return np.maximum(v - c[k] / (k + 1.0), 0.0)
+
+
+def naive_bilevel_l1inf(y: np.ndarray, radius: float) -> np.ndarray:
+    """The naive NumPy bi-level l1,inf projection, groups = columns (the baseline).
+
+    Three lines: column maxima ``v``, ``u = P_l1(v, radius)`` by sorting, ``clip(y, -u, u)``.
+    """
+    v = np.abs(y).max(axis=0)
+    u = _l1_project_sorted(v, radius)
+    return np.clip(y, -u, u)
+
+
+def _kwargs(method, ball, ndim: int, outer: int) -> dict:
+    """Keyword arguments that make ``method`` use the groups indexed by axis ``outer``."""
+    if ball.is_flat:
+        return {}
+    inner = tuple(a for a in range(ndim) if a != outer)
+    if method.min_order is not None:  # multi-level methods: one entry of `levels` per level
+        if ball.order == ndim:
+            return {"levels": (outer, *inner)}
+        return {"levels": (outer, inner if len(inner) > 1 else inner[0])}
+    return {"axis": inner if len(inner) > 1 else inner[0]}
+
+
+def _group_norms(y: np.ndarray, q: str, outer: int) -> np.ndarray:
+    a = np.abs(np.moveaxis(y, outer, 0).reshape(y.shape[outer], -1))
+    if q == "inf":
+        return a.max(axis=1)
+    if q == "1":
+        return a.sum(axis=1)
+    return np.sqrt((a * a).sum(axis=1))
+
+
+def radius_zeroing(y: np.ndarray, ball, fraction: float = 0.5, outer: int = 1) -> float:
+    """Radius at which the bi-level projection zeroes ``fraction`` of the groups.
+
+    The bi-level projection removes the groups whose norm ``v_g`` is at most the l1
+    threshold ``tau`` of ``v`` (SPEC s.4); choosing ``tau`` as the ``fraction``-quantile of
+    ``v`` gives ``radius = sum_g max(v_g - tau, 0)``.  For a flat ball the "groups" are the
+    entries.
+    """
+    if ball.is_flat:
+        v = np.abs(y).ravel()
+    else:
+        v = _group_norms(y, ball.inner, outer)
+    tau = np.quantile(v, fraction)
+    return float(np.maximum(v - tau, 0.0).sum())
+
+
+def _zero_groups(x, ball, outer: int) -> float:
+    x = _to_numpy(x)
+    if ball.is_flat:
+        return float((x == 0).mean())
+    g = np.moveaxis(x, outer, 0).reshape(x.shape[outer], -1)
+    return float((~g.any(axis=1)).mean())
+
+
+def _to_numpy(x) -> np.ndarray:
+    if type(x).__module__.startswith("torch"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def time_round_robin(fns: dict, repeats: int):
+    """Warm up, then time ``fns`` (name -> callable) round-robin; return
+    ``(median seconds, warm-up outputs, notes)``.  A function that raises at warm-up gets no
+    time and a note: ``n/a`` for ``NotImplementedError`` or a missing backend, else the
+    error."""
+    outputs, notes, alive = {}, {}, {}
+    for name, fn in fns.items():
+        try:
+            outputs[name] = fn()
+            alive[name] = fn
+        except (NotImplementedError, ImportError) as exc:
+            notes[name] = f"n/a ({type(exc).__name__})"
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not stop
+            notes[name] = f"error: {type(exc).__name__}: {exc}"[:200]
+    samples = {name: [] for name in alive}
+    for _ in range(max(1, repeats)):
+        for name, fn in alive.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in samples.items()}, outputs, notes
+
+
+def _threads_now() -> int:
+    from .. import get_num_threads
+
+    return get_num_threads()
+
+
+def _rng(cfg: Config, salt: int) -> np.random.Generator:
+    return np.random.default_rng([cfg.seed, salt])
+
+
+def _shape_str(shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def _timed_rows(bench: str, y: np.ndarray, jobs, outer: int, repeats: int, extra: dict) -> list[dict]:
+    """Time ``y.copy()`` and every job ``(method_label, ball, radius, fn)``; one row each."""
+    fns = {"copy": y.copy}
+    for label, ball, radius, fn in jobs:
+        fns[(label, ball.name)] = fn
+    med, outs, notes = time_round_robin(fns, repeats)
+    copy_s = med.get("copy")
+    threads = _threads_now()
+    rows = []
+    for label, ball, radius, _ in jobs:
+        key = (label, ball.name)
+        t = med.get(key)
+        rows.append(
+            {
+                "bench": bench,
+                **extra,
+                "shape": _shape_str(y.shape),
+                "dtype": str(y.dtype),
+                "method": label,
+                "ball": ball.name,
+                "radius": radius,
+                "threads": threads,
+                "time_ms": None if t is None else 1e3 * t,
+                "copy_ms": None if copy_s is None else 1e3 * copy_s,
+                "ratio": None if t is None or not copy_s else t / copy_s,
+                "zero_groups": _zero_groups(outs[key], ball, outer) if key in outs else None,
+                "note": notes.get(key, "baseline, not in the registry" if label == NAIVE else ""),
+            }
+        )
+    return rows
+
+
+def _jobs(y, pairs, radius_of, outer: int, naive: bool = False):
+    from .. import project
+    from .._validation import parse_ball
+
+    jobs = []
+    for m, ball in pairs:
+        r = radius_of(ball)
+        kw = _kwargs(m, ball, y.ndim, outer)
+        jobs.append((m.name, ball, r, lambda m=m, b=ball, r=r, kw=kw: project(y, r, b.name, method=m.name, **kw)))
+    if naive and outer == 1 and y.ndim == 2:
+        b = parse_ball("l1,inf")
+        r = radius_of(b)
+        jobs.append((NAIVE, b, r, lambda r=r: naive_bilevel_l1inf(y, r)))
+    return jobs
+
+
+# --------------------------------------------------------------------------- sizes
+def _sizes_data(cfg: Config, kind: str, m: int) -> np.ndarray:
+    rng = _rng(cfg, m + (0 if kind == "uniform" else 1))
+    if kind == "uniform":
+        return rng.random((cfg.sizes_n, m))
+    return rng.standard_normal((cfg.sizes_n, m))
+
+
+def _cases_sizes(cfg: Config) -> list[Case]:
+    pairs = method_ball_pairs(cfg.sizes_balls)
+    cases = []
+    for kind in cfg.sizes_data:
+        for m in cfg.sizes_m:
+
+            def run(kind=kind, m=m):
+                y = _sizes_data(cfg, kind, m)
+                if kind == "uniform":  # the authors' protocol: radius 1
+                    radius_of = lambda ball: 1.0  # noqa: E731
+                    what = "uniform [0,1), radius 1"
+                else:
+                    radius_of = lambda ball: radius_zeroing(y, ball, 0.5)  # noqa: E731
+                    what = "normal, radius zeroing 50% of the bi-level groups"
+                jobs = _jobs(y, pairs, radius_of, outer=1, naive="l1,inf" in cfg.sizes_balls)
+                return _timed_rows("sizes", y, jobs, 1, cfg.repeats, {"data": what, "n": y.shape[0], "m": m})
+
+            cases.append(Case(f"sizes {kind} {cfg.sizes_n}x{m}", run))
+    return cases
+
+
+# --------------------------------------------------------------------------- threads
+def _thread_counts(cfg: Config) -> list[int]:
+    from .. import max_threads
+
+    top = max_threads()
+    if cfg.threads_counts is not None:
+        return [n for n in cfg.threads_counts if 1 <= n <= top] or [1]
+    counts, n = [], 1
+    while n < top:
+        counts.append(n)
+        n *= 2
+    return counts + [top]
+
+
+def _cases_threads(cfg: Config) -> list[Case]:
+    from .. import num_threads
+    from .._validation import parse_ball
+
+    cache: dict = {}
+
+    def data(key):
+        if key not in cache:
+            shape = cfg.threads_shape if key == "matrix" else cfg.threads_tensor
+            cache[key] = _rng(cfg, 100 + len(shape)).standard_normal(shape)
+        return cache[key]
+
+    setups = [("matrix", "l1,inf", 1)]
+    k = len(cfg.threads_tensor)
+    setups.append(("tensor", "l1" + ",inf" * (k - 1), 0))
+    cases = []
+    for key, ball_name, outer in setups:
+        pairs = method_ball_pairs([ball_name])
+        if key == "tensor":  # the multi-level kernels: methods that take an order-k ball
+            pairs = [(m, b) for m, b in pairs if b.order > 2]
+        if not pairs:
+            continue
+        for n in _thread_counts(cfg):
+
+            def run(key=key, ball_name=ball_name, outer=outer, pairs=pairs, n=n):
+                y = data(key)
+                radius = radius_zeroing(y, parse_ball(ball_name), 0.5, outer)
+                jobs = _jobs(y, pairs, lambda b: radius, outer)
+                with num_threads(n):
+                    return _timed_rows("threads", y, jobs, outer, cfg.repeats, {"data": f"normal {key}, 50% zero groups"})
+
+            cases.append(Case(f"threads {key} n={n}", run))
+    return cases
+
+
+def _finalize_threads(rows: list[dict]) -> list[dict]:
+    """Speedup = time with 1 thread / time with n threads, per (shape, method, ball)."""
+    base = {}
+    for r in rows:
+        if r["threads"] == 1 and r["time_ms"]:
+            base[(r["shape"], r["method"], r["ball"])] = r["time_ms"]
+    for r in rows:
+        t1 = base.get((r["shape"], r["method"], r["ball"]))
+        r["speedup"] = t1 / r["time_ms"] if t1 and r["time_ms"] else None
+    return rows
+
+
+# --------------------------------------------------------------------------- tensors
+def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
+    """Shape of ``order`` axes of sizes powers of two whose product is ``2**log2_size``,
+    as equal as possible (larger axes first)."""
+    q, r = divmod(log2_size, order)
+    return tuple(2 ** (q + (1 if i < r else 0)) for i in range(order))
+
+
+def _cases_tensors(cfg: Config) -> list[Case]:
+    from .. import max_threads, num_threads
+    from .._validation import parse_ball
+
+    counts = sorted({1, max_threads()})
+    cases = []
+    for k in cfg.tensor_orders:
+        shape = tensor_shape(cfg.tensor_log2, k)
+        ball = parse_ball("l1" + ",inf" * (k - 1))
+        pairs = method_ball_pairs([ball.name])
+        for n in counts:
+
+            def run(k=k, shape=shape, ball=ball, pairs=pairs, n=n):
+                y = _rng(cfg, 200 + k).standard_normal(shape)
+                radius = radius_zeroing(y, ball, 0.5, outer=0)
+                jobs = _jobs(y, pairs, lambda b: radius, outer=0)
+                extra = {"data": "normal, 50% zero groups (axis-0 slices)", "order": k}
+                with num_threads(n):
+                    return _timed_rows("tensors", y, jobs, 0, cfg.repeats, extra)
+
+            cases.append(Case(f"tensors order {k} {_shape_str(shape)} threads={n}", run))
+    return cases
+
+
+# --------------------------------------------------------------------------- sparsity
+def _cases_sparsity(cfg: Config) -> list[Case]:
+    from .. import norm, project
+    from .._validation import parse_ball
+
+    ball = parse_ball("l1,inf")
+    pairs = method_ball_pairs([ball.name])
+    cache: dict = {}
+
+    def data():
+        if "y" not in cache:
+            y = _rng(cfg, 300).standard_normal(cfg.sparsity_shape)
+            cache["y"] = y
+            cache["norm"] = norm(y, ball.name, axis=0)
+            cache["fro"] = float(np.linalg.norm(y))
+        return cache["y"], cache["norm"], cache["fro"]
+
+    cases = []
+    for frac in cfg.sparsity_fractions:
+
+        def run(frac=frac):
+            y, ny, fro = data()
+            radius = frac * ny
+            rows = []
+            for m, b in pairs:
+                kw = _kwargs(m, b, 2, 1)
+                row = {
+                    "bench": "sparsity",
+                    "data": "normal",
+                    "shape": _shape_str(y.shape),
+                    "dtype": str(y.dtype),
+                    "method": m.name,
+                    "ball": b.name,
+                    "radius_fraction": frac,
+                    "radius": radius,
+                    "zero_groups": None,
+                    "rel_dist_fro": None,
+                    "residual_norm": None,
+                    "projection_norm": None,
+                    "identity_error": None,
+                    "note": "",
+                }
+                try:
+                    t0 = time.perf_counter()
+                    x = project(y, radius, b.name, method=m.name, **kw)
+                    row["time_ms"] = 1e3 * (time.perf_counter() - t0)
+                except (NotImplementedError, ImportError) as exc:
+                    row["note"] = f"n/a ({type(exc).__name__})"
+                    rows.append(row)
+                    continue
+                except Exception as exc:  # noqa: BLE001
+                    row["note"] = f"error: {type(exc).__name__}: {exc}"[:200]
+                    rows.append(row)
+                    continue
+                # ||Y - P||/||Y|| and ||P||/||Y|| in the ball's norm: the additive identity
+                # ||Y - P|| + ||P|| = ||Y|| puts the point on the line x + y = 1.
+                res = norm(y - x, b.name, axis=0) / ny
+                prj = norm(x, b.name, axis=0) / ny
+                row.update(
+                    zero_groups=_zero_groups(x, b, 1),
+                    rel_dist_fro=float(np.linalg.norm(y - x)) / fro,
+                    residual_norm=res,
+                    projection_norm=prj,
+                    identity_error=abs(res + prj - 1.0),
+                )
+                rows.append(row)
+            return rows
+
+        cases.append(Case(f"sparsity radius {frac:.0%} of the norm", run))
+    return cases
+
+
+# --------------------------------------------------------------------------- torch
+def _cases_torch(cfg: Config) -> list[Case]:
+    try:
+        import torch
+    except ImportError:
+        return [Case("torch (not installed)", lambda: [{"bench": "torch", "note": "n/a: torch is not installed"}])]
+    from .. import project
+    from .._validation import parse_ball
+
+    pairs = method_ball_pairs(cfg.torch_balls)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    cases = []
+    for dtype in cfg.torch_dtypes:
+        for device in devices:
+
+            def run(dtype=dtype, device=device):
+                y = _rng(cfg, 400).standard_normal(cfg.torch_shape).astype(dtype)
+                t = torch.from_numpy(y).to(device)
+                radii = {b.name: radius_zeroing(y, b, 0.5) for _, b in pairs}
+                sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+                def on_tensor(m, b, kw):
+                    def fn():
+                        out = project(t, radii[b.name], b.name, method=m.name, **kw)
+                        sync()
+                        return out
+
+                    return fn
+
+                def clone():
+                    c = t.clone()
+                    sync()
+                    return c
+
+                fns = {"copy": clone, "numpy-copy": y.copy}
+                for m, b in pairs:
+                    kw = _kwargs(m, b, 2, 1)
+                    fns[("torch", m.name, b.name)] = on_tensor(m, b, kw)
+                    fns[("numpy", m.name, b.name)] = lambda m=m, b=b, kw=kw: project(y, radii[b.name], b.name, method=m.name, **kw)
+                med, outs, notes = time_round_robin(fns, cfg.repeats)
+                rows = []
+                for m, b in pairs:
+                    kt, kn = ("torch", m.name, b.name), ("numpy", m.name, b.name)
+                    tt, tn, tc = med.get(kt), med.get(kn), med.get("copy")
+                    diff = None
+                    if kt in outs and kn in outs:
+                        diff = float(np.max(np.abs(_to_numpy(outs[kt]).astype(np.float64) - outs[kn]), initial=0.0))
+                    rows.append(
+                        {
+                            "bench": "torch",
+                            "data": "normal, radius zeroing 50% of the bi-level groups",
+                            "shape": _shape_str(y.shape),
+                            "dtype": dtype,
+                            "device": device,
+                            "method": m.name,
+                            "ball": b.name,
+                            "radius": radii[b.name],
+                            "threads": _threads_now(),
+                            "time_ms": None if tt is None else 1e3 * tt,
+                            "copy_ms": None if tc is None else 1e3 * tc,
+                            "ratio": None if tt is None or not tc else tt / tc,
+                            "numpy_ms": None if tn is None else 1e3 * tn,
+                            "vs_numpy": None if tt is None or not tn else tt / tn,
+                            "max_abs_diff": diff,
+                            "zero_groups": _zero_groups(outs[kt], b, 1) if kt in outs else None,
+                            "note": notes.get(kt, ""),
+                        }
+                    )
+                return rows
+
+            cases.append(Case(f"torch {device} {dtype} {_shape_str(cfg.torch_shape)}", run))
+    return cases
+
+
+# --------------------------------------------------------------------------- registry
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in [
+        Benchmark(
+            "sizes",
+            "time vs matrix size, 1000 x m (authors' protocol: uniform [0,1), radius 1; "
+            "and normal data, radius zeroing 50% of the groups); groups = columns",
+            _cases_sizes,
+        ),
+        Benchmark("threads", "speedup vs number of threads (bi-level and multi-level kernels)", _cases_threads, _finalize_threads),
+        Benchmark("tensors", "tensors of 2^L entries as orders 2, 3, 4, 6; l1,inf,...,inf balls", _cases_tensors),
+        Benchmark(
+            "sparsity",
+            "radius sweep: zero groups, distance and the additive identity, bi-level vs exact l1,inf",
+            _cases_sparsity,
+        ),
+        Benchmark("torch", "the same projections on torch tensors (CPU, and CUDA when present)", _cases_torch),
+    ]
+}
+
+
+def plan(names, cfg: Config) -> list[tuple[str, Case]]:
+    """Every case of the named sub-benchmarks, in order."""
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise ValueError(f"Unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}.")
+    return [(name, case) for name in names for case in BENCHMARKS[name].cases(cfg)]
+
+
+def run_benchmarks(names, cfg: Config = QUICK, on_case: Callable[[str, str], None] | None = None) -> dict[str, list[dict]]:
+    """Run the named sub-benchmarks; return ``{name: rows}``.
+
+    ``on_case(name, label)`` is called after each case (progress bars).
+    """
+    steps = plan(names, cfg)
+    results: dict[str, list[dict]] = {name: [] for name in names}
+    for name, case in steps:
+        results[name].extend(case.run())
+        if on_case is not None:
+            on_case(name, case.label)
+    for name in names:
+        fin = BENCHMARKS[name].finalize
+        if fin is not None:
+            results[name] = fin(results[name])
+    return results
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
