@@ -48,7 +48,8 @@ class GroupLayout:
         """Canonical view of ``arr`` (same shape as the layout), or None if a copy is needed."""
         if not self.contiguous_run:
             return None
-        return reshape_view(arr[self.squeeze].transpose(self.perm), self.canonical)
+        # the Ellipsis keeps a view (not a scalar copy) when every axis has length 1
+        return reshape_view(arr[self.squeeze + (Ellipsis,)].transpose(self.perm), self.canonical)
 
     def gather(self, arr: np.ndarray) -> np.ndarray:
         """Canonical view, or a C-ordered copy when no view exists."""
