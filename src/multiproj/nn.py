@@ -1,0 +1,392 @@
+"""Training integration for PyTorch: projected optimisation steps, frozen zeros, and a
+sparsity report.
+
+Constrained training is a two-line change::
+
+    import multiproj.nn as mpn
+
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    handle = mpn.register_projection(opt, model[0].weight, 50.0, "l1,inf", method="bilevel")
+    for x, y in loader:                 # the usual loop, unchanged
+        opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()   # projected after step
+    handle.remove()
+
+Everything here calls only the public functional API (:func:`multiproj.project_`), which
+writes into the parameter's own storage under ``torch.no_grad()``: the ``nn.Parameter``
+object, its ``data_ptr`` and the optimiser state attached to it stay the same.
+
+Axis convention (as everywhere in multiproj): ``axis`` names the axes that the inner norm
+reduces.  For an ``nn.Linear`` weight (out_features x in_features), ``axis=0`` makes the
+groups the columns, i.e. the input features, which is what feature selection needs.
+
+torch is imported by this module (``import multiproj`` alone does not import it).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+
+from . import _api
+from ._registry import get_method
+from ._validation import check_axes, check_radius, parse_ball
+
+__all__ = ["register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
+
+
+def _check_param(param, fn: str) -> torch.Tensor:
+    if not isinstance(param, torch.Tensor):
+        raise TypeError(
+            f"The 'param' parameter of {fn} must be a torch.Tensor or nn.Parameter. "
+            f"Got {type(param).__name__} instead."
+        )
+    if param.dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            f"The 'param' parameter of {fn} must be a float32 or float64 tensor. "
+            f"Got dtype {param.dtype} instead."
+        )
+    return param
+
+
+def _check_optimizer(optimizer, fn: str) -> torch.optim.Optimizer:
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"The 'optimizer' parameter of {fn} must be a torch.optim.Optimizer. "
+            f"Got {type(optimizer).__name__} instead."
+        )
+    return optimizer
+
+
+def _optimizes(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> bool:
+    return any(p is param for group in optimizer.param_groups for p in group["params"])
+
+
+class ProjectionHandle:
+    """Handle returned by :func:`register_projection`.
+
+    Attributes
+    ----------
+    param : Tensor
+        The projected parameter.
+    radius, ball, method, axis, levels, every
+        The projection's settings.
+    steps : int
+        ``optimizer.step()`` calls seen since registration.
+    projections : int
+        Projections applied so far.
+    """
+
+    def __init__(self, optimizer, param, radius, ball, method, axis, levels, every):
+        self.param = param
+        self.radius = radius
+        self.ball = ball
+        self.method = method
+        self.axis = axis
+        self.levels = levels
+        self.every = every
+        self.steps = 0
+        self.projections = 0
+        self._hook = optimizer.register_step_post_hook(self._after_step)
+
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        self.steps += 1
+        if self.steps % self.every == 0:
+            self.project()
+
+    def project(self) -> torch.Tensor:
+        """Project the parameter now (in place) and return it."""
+        _api.project_(
+            self.param, self.radius, self.ball, method=self.method, axis=self.axis, levels=self.levels
+        )
+        self.projections += 1
+        return self.param
+
+    def remove(self) -> None:
+        """Stop projecting after optimiser steps (idempotent)."""
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    @property
+    def active(self) -> bool:
+        """True until :meth:`remove` is called."""
+        return self._hook is not None
+
+    def __repr__(self) -> str:
+        return (
+            f"ProjectionHandle(shape={tuple(self.param.shape)}, radius={self.radius}, "
+            f"ball={self.ball!r}, method={self.method!r}, every={self.every}, "
+            f"steps={self.steps}, active={self.active})"
+        )
+
+
+def register_projection(
+    optimizer, param, radius, ball, *, method="bilevel", axis=0, levels=None, every=1
+) -> ProjectionHandle:
+    r"""Project ``param`` onto a norm ball after every ``every``-th ``optimizer.step()``.
+
+    This turns the optimiser into a projected method: after the update ``w <- step(w)``,
+    ``w <- P(w)`` with ``P`` the projection onto ``{w : ||w||_ball <= radius}`` (computed by
+    :func:`multiproj.project_`, in place, outside autograd).  It uses
+    :meth:`torch.optim.Optimizer.register_step_post_hook`; several parameters, each with
+    its own radius and ball, may be registered on one optimiser (hooks run in registration
+    order).
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        An optimiser whose parameters include ``param``.
+    param : torch.Tensor or nn.Parameter
+        float32 or float64, on any device.
+    radius : float
+        Radius of the ball, >= 0.
+    ball : str
+        ``"l1"``, ``"l2"``, ``"linf"``, ``"l1,inf"``, ``"l1,1"``, ``"l1,2"``, ... as in
+        :func:`multiproj.project`.
+    method : str, default "bilevel"
+        A :data:`multiproj.METHODS` name.  The default is the bi-level projection [MLP];
+        use ``"exact"`` for flat balls.
+    axis : int or tuple of int, default 0
+        Axes reduced by the inner norm.  ``axis=0`` on an ``nn.Linear`` weight groups by
+        input feature (column), so whole input features are removed.
+    levels : tuple, optional
+        For ``method="multilevel"``.
+    every : int, default 1
+        Project after steps ``every``, ``2 * every``, ... (counted from registration).
+
+    Returns
+    -------
+    ProjectionHandle
+        ``.remove()`` unregisters the hook; ``.project()`` projects immediately;
+        ``.steps`` and ``.projections`` count calls.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad optimiser, parameter, radius, ball, method, axis or ``every``; or ``param`` is
+        not optimised by ``optimizer``.  Everything is checked at registration.
+
+    Examples
+    --------
+    >>> import torch, multiproj.nn as mpn
+    >>> lin = torch.nn.Linear(20, 4)
+    >>> opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    >>> h = mpn.register_projection(opt, lin.weight, 1.0, "l1,inf")
+    >>> lin(torch.randn(8, 20)).sum().backward(); opt.step()
+    >>> h.steps, h.projections
+    (1, 1)
+    >>> h.remove()
+
+    References
+    ----------
+    [MLP] G. Perez, M. Barlaud, arXiv:2405.02086.  [BLP] M. Barlaud, G. Perez,
+    J.-P. Marmorat, arXiv:2407.16293 (projected training of the SAE).
+    """
+    fn = "register_projection"
+    _check_optimizer(optimizer, fn)
+    _check_param(param, fn)
+    if not _optimizes(optimizer, param):
+        raise ValueError(
+            f"The 'param' parameter of {fn} must be one of the optimizer's parameters "
+            f"(shape {tuple(param.shape)} is not in optimizer.param_groups)."
+        )
+    radius = check_radius(radius)
+    parsed = parse_ball(ball)
+    m = get_method(method)
+    if not m.supports(parsed):
+        raise ValueError(
+            f"method={m.name!r} does not support the ball {parsed.name!r}; "
+            f"it supports {', '.join(m.balls)}."
+        )
+    if m.name == "multilevel":
+        from ._validation import check_levels
+
+        check_levels(levels, param.ndim, parsed)
+    elif levels is not None:
+        raise ValueError(
+            f"The 'levels' parameter is used only by method='multilevel'. Got levels={levels!r} "
+            f"with method={m.name!r} instead."
+        )
+    elif not parsed.is_flat:
+        if param.ndim < 2:
+            raise ValueError(
+                f"The mixed ball {parsed.name!r} needs a parameter with at least 2 dimensions. "
+                f"Got shape {tuple(param.shape)}."
+            )
+        check_axes(axis, param.ndim)
+    if isinstance(every, bool):
+        raise TypeError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
+    try:
+        every = operator.index(every)
+    except TypeError:
+        raise TypeError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.") from None
+    if every < 1:
+        raise ValueError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
+    return ProjectionHandle(optimizer, param, radius, parsed.name, m.name, axis, levels, every)
+
+
+class FreezeHandle:
+    """Handle returned by :func:`freeze_zeros`.
+
+    Attributes
+    ----------
+    param : Tensor
+        The parameter.
+    mask : torch.Tensor of bool
+        Same shape and device as ``param``: True where the entry may change, False where it
+        is frozen at zero.
+    """
+
+    def __init__(self, param, mask, optimizer):
+        self.param = param
+        self.mask = mask
+        self._grad_hook = param.register_hook(self._mask_grad) if param.requires_grad else None
+        self._step_hook = (
+            optimizer.register_step_post_hook(self._after_step) if optimizer is not None else None
+        )
+
+    def _mask_grad(self, grad: torch.Tensor) -> torch.Tensor:
+        return grad.masked_fill(~self.mask, 0)
+
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        self.apply()
+
+    def apply(self) -> torch.Tensor:
+        """Set the frozen entries to zero now (in place, under no_grad); return the param."""
+        with torch.no_grad():
+            self.param.masked_fill_(~self.mask, 0)
+        return self.param
+
+    @property
+    def n_frozen(self) -> int:
+        """Number of entries kept at zero."""
+        return int((~self.mask).sum())
+
+    def remove(self) -> None:
+        """Release the entries (idempotent): gradients and steps reach them again."""
+        for name in ("_grad_hook", "_step_hook"):
+            h = getattr(self, name)
+            if h is not None:
+                h.remove()
+                setattr(self, name, None)
+
+    @property
+    def active(self) -> bool:
+        return self._grad_hook is not None or self._step_hook is not None
+
+    def __repr__(self) -> str:
+        return (
+            f"FreezeHandle(shape={tuple(self.param.shape)}, frozen={self.n_frozen}, "
+            f"active={self.active})"
+        )
+
+
+def freeze_zeros(param, optimizer=None, *, threshold=0.0) -> FreezeHandle:
+    """Keep the entries of ``param`` that are zero now at zero through later training.
+
+    The second phase of the "double descent" schedule of [SAE]/[BLP]: after a projection
+    has zeroed entries (and whole groups), retrain with those entries fixed at zero.
+
+    Two mechanisms, both removed by ``handle.remove()``:
+
+    * a gradient hook (``param.register_hook``) that zeroes the gradient of frozen entries,
+      which is enough for plain SGD;
+    * when ``optimizer`` is given, a step post-hook that sets frozen entries back to zero
+      after every ``optimizer.step()``.  This is needed for optimisers with state or
+      decoupled weight decay (Adam's moments, AdamW's decay, momentum) which move entries
+      whose gradient is zero.
+
+    Parameters
+    ----------
+    param : torch.Tensor or nn.Parameter
+        float32 or float64.
+    optimizer : torch.optim.Optimizer, optional
+        The optimiser that updates ``param`` (recommended for anything but plain SGD).
+    threshold : float, default 0.0
+        Entries with ``|w| <= threshold`` are set to zero now and frozen (the original
+        schedule uses 1e-3 after a projection).  With 0, exactly the current zeros.
+
+    Returns
+    -------
+    FreezeHandle
+        ``.mask`` (bool, True = free), ``.remove()``, ``.apply()``, ``.n_frozen``.
+    """
+    fn = "freeze_zeros"
+    _check_param(param, fn)
+    threshold = check_radius(threshold, "threshold")
+    if optimizer is not None:
+        _check_optimizer(optimizer, fn)
+        if not _optimizes(optimizer, param):
+            raise ValueError(
+                f"The 'param' parameter of {fn} must be one of the optimizer's parameters "
+                f"(shape {tuple(param.shape)} is not in optimizer.param_groups)."
+            )
+    with torch.no_grad():
+        mask = param.detach().abs() > threshold
+    handle = FreezeHandle(param, mask, optimizer)
+    handle.apply()
+    return handle
+
+
+def _group_zeros(w: torch.Tensor, axis: int):
+    """For a 2-D ``w``: boolean tensor, True for groups (slices along the non-reduced axis)
+    that are entirely zero."""
+    return (w != 0).sum(dim=axis) == 0
+
+
+def sparsity_report(module, *, axis=0) -> dict:
+    """Sparsity of every parameter of ``module``.
+
+    Parameters
+    ----------
+    module : nn.Module or torch.Tensor
+        A module (all its named parameters) or a single tensor (reported as ``"tensor"``).
+    axis : int, default 0
+        For 2-D parameters, the axis the inner norm reduces: a group is a slice along the
+        other axis.  ``axis=0`` on an ``nn.Linear`` weight makes the groups the columns,
+        i.e. the input features.
+
+    Returns
+    -------
+    dict
+        Parameter name -> dict with ``shape``, ``numel``, ``zeros`` (entries equal to 0),
+        ``zero_fraction``; for 2-D parameters also ``groups``, ``zero_groups``,
+        ``zero_group_fraction`` and ``kept`` (sorted list of the indices of the groups with
+        a non-zero entry: the surviving input features of a Linear weight with
+        ``axis=0``).
+    """
+    if isinstance(module, torch.Tensor):
+        items = [("tensor", module)]
+    elif isinstance(module, torch.nn.Module):
+        items = list(module.named_parameters())
+    else:
+        raise TypeError(
+            "The 'module' parameter of sparsity_report must be an nn.Module or a tensor. "
+            f"Got {type(module).__name__} instead."
+        )
+    if axis not in (0, 1, -1, -2) or isinstance(axis, bool):
+        raise ValueError(f"The 'axis' parameter must be 0 or 1. Got {axis!r} instead.")
+    report = {}
+    with torch.no_grad():
+        for name, p in items:
+            w = p.detach()
+            zeros = int((w == 0).sum())
+            entry = {
+                "shape": tuple(w.shape),
+                "numel": w.numel(),
+                "zeros": zeros,
+                "zero_fraction": zeros / w.numel() if w.numel() else 0.0,
+            }
+            if w.ndim == 2:
+                gz = _group_zeros(w, axis % 2)
+                n_groups = gz.numel()
+                n_zero = int(gz.sum())
+                entry.update(
+                    groups=n_groups,
+                    zero_groups=n_zero,
+                    zero_group_fraction=n_zero / n_groups if n_groups else 0.0,
+                    kept=torch.nonzero(~gz).flatten().tolist(),
+                )
+            report[name] = entry
+    return report
