@@ -102,3 +102,51 @@ def gap_l1(y, x, r):
     d = y - x
     lhs = r * np.abs(d).max()
     return (lhs - float(d @ x)) / max(lhs, 1e-300)
+
+
+def _to_levels(y, levels):
+    """Transpose ``y`` so that the levels come in order and flatten each level's axes:
+    a tensor of order ``len(levels)``, and a function mapping such a tensor back."""
+    y = np.asarray(y, dtype=np.float64)
+    levels = [(lv,) if isinstance(lv, int) else tuple(lv) for lv in levels]
+    perm = [a % y.ndim for lv in levels for a in lv]
+    t = np.transpose(y, perm)
+    sizes = [int(np.prod([y.shape[a] for a in lv])) for lv in levels]
+
+    def back(z):
+        return np.transpose(np.reshape(z, t.shape), np.argsort(perm))
+
+    return t.reshape(sizes), back
+
+
+def _ml_norm(t, norms):
+    """Multi-level norm of ``t`` (order ``len(norms)``): norm ``norms[0]`` of the vector of
+    the sub-tensors' norms, recursively."""
+    if t.ndim == 1:
+        return vec_norm(t, norms[0])
+    return vec_norm([_ml_norm(t[j], norms[1:]) for j in range(t.shape[0])], norms[0])
+
+
+def _ml_proj(t, radius, norms):
+    """Multi-level projection [MLP s.4], recursively: the vector of the sub-tensors' norms
+    is projected onto the ``norms[0]`` ball of ``radius``, then sub-tensor ``j`` is
+    projected (recursively) with radius the ``j``-th entry of that projection."""
+    if t.ndim == 1:
+        return PROJ[norms[0]](t, radius)
+    v = np.array([_ml_norm(t[j], norms[1:]) for j in range(t.shape[0])])
+    u = PROJ[norms[0]](v, radius)
+    return np.stack([_ml_proj(t[j], u[j], norms[1:]) for j in range(t.shape[0])])
+
+
+def multilevel_norm(y, norms, levels=None):
+    """Multi-level norm; ``norms`` from the outermost level in, e.g. ("1", "inf", "inf")."""
+    y = np.asarray(y, dtype=np.float64)
+    t, _ = _to_levels(y, levels if levels is not None else range(y.ndim))
+    return float(_ml_norm(t, tuple(norms)))
+
+
+def multilevel(y, r, norms, levels=None):
+    """Multi-level projection of ``y`` onto the l1,q2,...,qk ball of radius ``r``."""
+    y = np.asarray(y, dtype=np.float64)
+    t, back = _to_levels(y, levels if levels is not None else range(y.ndim))
+    return back(_ml_proj(t, r, tuple(norms)))

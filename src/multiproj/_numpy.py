@@ -141,7 +141,10 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
 
 # --------------------------------------------------------------------------- norms
 def norm(y: np.ndarray, ball: Ball, *, axes=None, levels=None) -> float:
-    """The norm of ``y`` for a flat or mixed ball."""
+    """The norm of ``y`` for a flat or mixed ball; with ``levels`` (checked by the API) the
+    multi-level norm of [MLP s.4]."""
+    if levels is not None:
+        return multilevel_norm(y, ball, levels)
     if y.size == 0:
         return 0.0
     if ball.is_flat:
@@ -150,3 +153,100 @@ def norm(y: np.ndarray, ball: Ball, *, axes=None, levels=None) -> float:
         return float(v.sum())
     lay = group_layout(y, axes)
     return float(finite_group_norms(lay.gather(y), ball.inner).sum())
+
+
+# --------------------------------------------------------------------------- multi-level
+def _keepdims(lay, vc: np.ndarray, red: tuple[int, ...]) -> np.ndarray:
+    """View the group norms ``vc`` of layout ``lay`` (reducing ``red``) as an array of the
+    layout's full shape with the reduced axes set to length 1 (``keepdims`` style).
+
+    The view keeps the memory order of the layout, so the next level's ``group_layout``
+    finds the remaining axes in the same order as in ``y`` (no transposed copy)."""
+    shape = lay.shape
+    keep = [k for k in range(len(shape)) if shape[k] != 1]
+    permuted = tuple(1 if keep[p] in red else shape[keep[p]] for p in lay.perm)
+    t = vc.reshape(permuted).transpose(np.argsort(lay.perm))
+    return t.reshape(tuple(1 if k in red else shape[k] for k in range(len(shape))))
+
+
+class _Stage:
+    """One aggregation step: the groups of ``src`` (V_l, full-rank ``keepdims`` array) that
+    the level's axes ``red`` span, seen as the canonical ``xc``; ``vc`` holds their q-norms
+    (V_{l-1}) in the layout's group shape."""
+
+    __slots__ = ("lay", "xc", "copied", "red", "q", "vc")
+
+    def __init__(self, lay, xc, copied, red, q, vc):
+        self.lay, self.xc, self.copied, self.red, self.q, self.vc = lay, xc, copied, red, q, vc
+
+
+def multilevel_stages(y: np.ndarray, ball: Ball, levels) -> list[_Stage]:
+    """Aggregate from the inside out [MLP s.4]: ``V_k = |y|``, ``V_{l-1} = ||V_l||_{q_l}``
+    over level ``l``'s axes.  Returns the stages innermost first; ``stages[-1].vc`` is
+    ``V_1`` (one entry per index of the outermost level).
+
+    The first stage reads ``y`` once; every later one reads only the previous (smaller)
+    array of norms.  Raises ValueError on NaN/inf before anything is written."""
+    stages = []
+    cur = y
+    for lvl in range(len(levels) - 1, 0, -1):
+        red = levels[lvl]
+        lay = group_layout(cur, red)
+        xc = lay.view(cur)
+        copied = xc is None
+        if copied:  # the level's axes are not adjacent in memory order: one gathered copy
+            xc = lay.gather(cur)
+        vc = finite_group_norms(xc, ball.norms[lvl])
+        stages.append(_Stage(lay, xc, copied, red, ball.norms[lvl], vc))
+        cur = _keepdims(lay, vc, red)
+    return stages
+
+
+def _project_stage_into(st: _Stage, dst: np.ndarray, u: np.ndarray) -> None:
+    """Project the groups of stage ``st`` onto their l_q balls of radii ``u`` (the stage's
+    group shape) and write the result into ``dst`` (an array of the stage's input shape)."""
+    oc = st.lay.view(dst)
+    if oc is None:
+        # dst is not laid out like the source: project into the stage's private copy (or
+        # a scratch array) and scatter it back
+        oc = st.xc if st.copied else np.empty(st.lay.canonical, dtype=dst.dtype)
+        apply_group_radii(st.xc, oc, st.q, st.vc, u)
+        np.copyto(dst, st.lay.unview(oc))
+    else:
+        apply_group_radii(st.xc, oc, st.q, st.vc, u)
+
+
+def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
+    """Multi-level projection onto the l1,q2,...,qk ball of a tensor [MLP s.4].
+
+    ``levels`` (checked by the API) lists the axes of every level, outermost first.
+    Aggregation (inside out) then projection (outside in): ``U_1 = P_l1(V_1, radius)``; for
+    each inner level the fibres of ``V_l`` are projected onto l_{q_l} balls whose radii
+    are the entries of ``U_{l-1}``, giving ``U_l``; the last level projects the fibres of
+    ``y`` itself with radii ``U_{k-1}``, which equals ``sign(y) * U_k``.  Two passes over
+    ``y`` whatever the order, each parallel over fibres; the other passes read arrays of
+    norms that are smaller by the size of the innermost level at least.
+    """
+    stages = multilevel_stages(y, ball, levels)
+    first = stages[0]
+    u, inside = outer_l1(stages[-1].vc, radius)
+    if out is None:
+        out = np.empty_like(y)  # same memory order as y, so the canonical view applies
+    if inside:
+        if out is not y:
+            np.copyto(out, y)
+        return out
+    for j in range(len(stages) - 1, 0, -1):
+        prev = stages[j - 1]
+        u_next = np.empty_like(prev.vc)
+        _project_stage_into(stages[j], _keepdims(prev.lay, u_next, prev.red), u)
+        u = u_next
+    _project_stage_into(first, out, u)
+    return out
+
+
+def multilevel_norm(y: np.ndarray, ball: Ball, levels) -> float:
+    """``||y||`` for the multi-level ball: the sum of ``V_1``."""
+    if y.size == 0:
+        return 0.0
+    return float(multilevel_stages(y, ball, levels)[-1].vc.sum())

@@ -82,3 +82,12 @@ register(
         kernels={"numpy": "multiproj._numpy:project_bilevel"},
     )
 )
+register(
+    Method(
+        name="multilevel",
+        summary="multi-level projection of a tensor: norms inside out, projections outside in",
+        balls=("l1,inf", "l1,1", "l1,2", "l1,inf,inf", "l1,1,1", "l1,2,inf", "l1,inf,2,1"),
+        min_order=2,
+        kernels={"numpy": "multiproj._numpy:project_multilevel"},
+    )
+)

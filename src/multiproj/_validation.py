@@ -158,3 +158,71 @@ def check_out(out, y: np.ndarray) -> np.ndarray | None:
 
 def raise_not_finite(name: str = "y") -> None:
     raise ValueError(f"The '{name}' parameter must contain only finite values. Got NaN or inf.")
+
+
+def check_levels(levels, ndim: int, ball: Ball, name: str = "levels") -> tuple[tuple[int, ...], ...]:
+    """Normalise the ``levels`` of a multi-level ball to one sorted tuple of axes per level.
+
+    ``levels`` lists, from the outermost level to the innermost, the axis (int) or axes
+    (tuple of ints, flattened into one level) of an ``ndim``-D array that each level spans.
+    It must have one entry per norm of ``ball`` and name every axis exactly once.  None
+    means ``(0, 1, ..., ndim - 1)``, which needs ``ndim == ball.order``.
+    """
+    if ball.is_flat:
+        raise ValueError(
+            f"The '{name}' parameter needs a mixed ball such as 'l1,inf' or 'l1,inf,inf'. "
+            f"Got the flat ball {ball.name!r} with {name}={levels!r} instead."
+        )
+    k = ball.order
+    if levels is None:
+        if ndim != k:
+            raise ValueError(
+                f"The ball {ball.name!r} has {k} levels but the array is {ndim}-D; pass "
+                f"'{name}' (one axis or tuple of axes per level, outermost first) to say "
+                f"which axes each level spans. Got {name}=None instead."
+            )
+        return tuple((a,) for a in range(ndim))
+    if not isinstance(levels, (tuple, list)):
+        raise TypeError(
+            f"The '{name}' parameter must be a tuple with one axis (int) or tuple of axes per "
+            f"level, outermost first. Got {levels!r} of type {type(levels).__name__} instead."
+        )
+    if len(levels) != k:
+        raise ValueError(
+            f"The '{name}' parameter must have one entry per norm of the ball {ball.name!r} "
+            f"({k}). Got {levels!r} with {len(levels)} entries instead."
+        )
+    out = []
+    seen = []
+    for lvl in levels:
+        items = lvl if isinstance(lvl, (tuple, list)) else (lvl,)
+        if not items:
+            raise ValueError(f"The '{name}' parameter has an empty level. Got {levels!r} instead.")
+        axes = []
+        for a in items:
+            if isinstance(a, bool):
+                a = None
+            try:
+                a = operator.index(a)
+            except TypeError:
+                raise TypeError(
+                    f"The '{name}' parameter must hold ints or tuples of ints. Got {levels!r} instead."
+                ) from None
+            if not -ndim <= a < ndim:
+                raise ValueError(
+                    f"The '{name}' parameter must name axes of a {ndim}-D array "
+                    f"(from {-ndim} to {ndim - 1}). Got {levels!r} instead."
+                )
+            a %= ndim
+            if a in seen:
+                raise ValueError(f"The '{name}' parameter names axis {a} twice. Got {levels!r} instead.")
+            seen.append(a)
+            axes.append(a)
+        out.append(tuple(sorted(axes)))
+    missing = sorted(set(range(ndim)) - set(seen))
+    if missing:
+        raise ValueError(
+            f"The '{name}' parameter must name every axis of the {ndim}-D array exactly once; "
+            f"axes {missing} are missing. Got {levels!r} instead."
+        )
+    return tuple(out)
