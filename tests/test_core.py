@@ -320,3 +320,24 @@ def test_num_threads_restores_on_error():
         with multiproj.num_threads(1):
             raise RuntimeError("boom")
     assert multiproj.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.geomspace(1e3, 1e-3, 500),  # slow Michelot shrinkage: Condat finishes
+        np.arange(1, 2001, dtype=np.float64),
+        np.r_[np.full(300, 2.0), np.full(300, -2.0), np.ones(10)],  # ties
+        np.r_[1e12, np.ones(1000) * 1e-12],
+        np.full(257, 3.0),
+    ],
+    ids=["geometric", "linear", "ties", "magnitudes", "constant"],
+)
+@pytest.mark.parametrize("frac", [1e-9, 0.01, 0.5, 0.99])
+def test_l1_adversarial_vectors(y, frac):
+    r = frac * np.abs(y).sum()
+    x = multiproj.project(y, r, "l1")
+    ref = naive.proj_l1(y, r)
+    np.testing.assert_allclose(x, ref, rtol=1e-9, atol=1e-9 * np.abs(y).max())
+    # x = |y| - tau cancels: rounding in the certificate grows like eps * ||y||_1 / r
+    assert naive.gap_l1(y, x, r) <= 1e-12 + 1e-13 / frac

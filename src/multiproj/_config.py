@@ -9,6 +9,3 @@ from __future__ import annotations
 
 JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 PARALLEL_OPTIONS = {**JIT_OPTIONS, "parallel": True}
-
-# Work granularity for kernels that split a long axis into chunks for ``prange``.
-COLUMN_CHUNK = 256

@@ -44,6 +44,12 @@ def run_on_groups(y: np.ndarray, out, axes: tuple[int, ...], fn: Callable) -> np
     return out
 
 
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
 # --------------------------------------------------------------------------- group norms
 def group_norms(xc: np.ndarray, q: str) -> np.ndarray:
     """Inner norms of the canonical view: shape ``(A,)`` (rows layout) or ``(A, B)``."""
@@ -55,7 +61,7 @@ def group_norms(xc: np.ndarray, q: str) -> np.ndarray:
         group_norms_rows(xc[:, :, 0], Q_CODES[q], v)
     else:
         v = np.empty((A, B))
-        group_norms_cols(xc, Q_CODES[q], v)
+        group_norms_cols(xc, Q_CODES[q], v, _threads())
     return v
 
 
@@ -68,12 +74,14 @@ def finite_group_norms(xc: np.ndarray, q: str) -> np.ndarray:
 
 def apply_group_radii(xc: np.ndarray, oc: np.ndarray, q: str, v: np.ndarray, u: np.ndarray) -> None:
     """Project each group onto its own l_q ball: group ``g`` to radius ``u[g]``."""
-    from .kernels.grouped import apply_radii_cols, apply_radii_rows
+    from .kernels.grouped import apply_l1_cols, apply_radii_cols, apply_radii_rows
 
     if xc.shape[2] == 1:
         apply_radii_rows(xc[:, :, 0], Q_CODES[q], v, u, oc[:, :, 0])
+    elif q == "1":
+        apply_l1_cols(xc, v, u, oc)
     else:
-        apply_radii_cols(xc, Q_CODES[q], v, u, oc)
+        apply_radii_cols(xc, Q_CODES[q], v, u, oc, _threads())
 
 
 def outer_l1(v: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
@@ -81,6 +89,55 @@ def outer_l1(v: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
     from .kernels.grouped import outer_l1 as _outer
 
     return _outer(np.ascontiguousarray(v, dtype=np.float64), float(radius))
+
+
+# ------------------------------------------------- group values in keepdims (logical) order
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced ``axes`` set to length 1 (the shape of the group norms)."""
+    return tuple(1 if k in axes else s for k, s in enumerate(shape))
+
+
+def _canonical_groups(lay, k: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`_keepdims`: a keepdims-shaped array of per-group values, in the
+    canonical group order of ``lay`` (shape ``(A,)`` or ``(A, B)`` like :func:`group_norms`).
+    Returns a C-contiguous float64 array (a copy only when the orders differ)."""
+    keep = [j for j in range(len(lay.shape)) if lay.shape[j] != 1]
+    A, _, B = lay.canonical
+    t = k.reshape(tuple(k.shape[j] for j in keep)).transpose(lay.perm)
+    return np.ascontiguousarray(t, dtype=np.float64).reshape((A,) if B == 1 else (A, B))
+
+
+def group_norms_keepdims(y: np.ndarray, axes: tuple[int, ...], q: str) -> np.ndarray:
+    """Inner l_q norms of the groups of ``y`` as a float64 array of ``y``'s shape with the
+    reduced ``axes`` of length 1 (``keepdims`` style, so it broadcasts against ``y`` and the
+    group order does not depend on memory layout).  NaN/inf marks a non-finite group.
+
+    Used where norms of pieces of an array are combined (chunks of a Dask array, shards of
+    a distributed tensor)."""
+    kshape = keepdims_shape(y.shape, axes)
+    if y.size == 0:
+        return np.zeros(kshape)
+    lay = group_layout(y, axes)
+    return _keepdims(lay, group_norms(lay.gather(y), q), axes).reshape(kshape)
+
+
+def apply_group_radii_keepdims(y: np.ndarray, axes: tuple[int, ...], q: str, v: np.ndarray,
+                               u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Project each group of ``y`` onto the l_q ball of radius ``u``; ``v`` (the groups'
+    current l_q norms) and ``u`` are keepdims-shaped like :func:`group_norms_keepdims`.
+
+    For q = inf and q = 2 the result of a group only needs ``u`` and ``v`` (clip, scale), so
+    ``y`` may also be a piece of every group (a chunk along the reduced axes) as long as
+    ``v`` holds the norms of the whole groups.  q = 1 needs whole groups."""
+    if y.size == 0:
+        return np.empty_like(y) if out is None else out
+    lay = group_layout(y, axes)
+
+    def fn(xc, oc):
+        apply_group_radii(xc, oc, q, _canonical_groups(lay, v, axes),
+                          _canonical_groups(lay, u, axes))
+
+    return run_on_groups(y, out, axes, fn)
 
 
 # --------------------------------------------------------------------------- solvers

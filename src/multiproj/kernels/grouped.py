@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._config import COLUMN_CHUNK, JIT_OPTIONS, PARALLEL_OPTIONS
+from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
 from .l1 import l1_threshold
 
 Q1, Q2, QINF = 1, 2, 3
@@ -90,37 +90,45 @@ def group_norms_rows(x, q, v):
         v[g] = _row_norm(x, g, q)
 
 
+@njit(**JIT_OPTIONS)
+def _col_blocks(A, B, nthreads):
+    """Split the columns of each of the A slabs into about one block per thread, at least
+    64 columns wide: every block then streams whole row segments.  (The thread count is an
+    argument: calling numba.get_num_threads() here would defeat caching.)"""
+    per_a = max(1, min((B + 63) // 64, (nthreads + A - 1) // A))
+    width = (B + per_a - 1) // per_a
+    return per_a, width
+
+
 @njit(**PARALLEL_OPTIONS)
-def group_norms_cols(x, q, v):
+def group_norms_cols(x, q, v, nthreads):
     """``v[a, b] = ||x[a, :, b]||_q`` (float64); NaN/inf marks a non-finite group."""
     A, N, B = x.shape
-    nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
-    for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
-        acc = v[a, b0:b1]
-        acc[:] = 0.0
+    per_a, width = _col_blocks(A, B, nthreads)
+    for t in prange(A * per_a):
+        a = t // per_a
+        b0 = (t % per_a) * width
+        b1 = min(B, b0 + width)
+        acc = np.zeros(max(b1 - b0, 0))
         if q == QINF:
-            chk = np.zeros(b1 - b0)
             for i in range(N):
-                for b in range(b0, b1):
-                    t0 = abs(x[a, i, b])
-                    chk[b - b0] += t0 - t0
-                    acc[b - b0] = t0 if t0 > acc[b - b0] else acc[b - b0]
-            for k in range(b1 - b0):
-                acc[k] += chk[k]
+                xi = x[a, i, b0:b1]
+                for k in range(b1 - b0):
+                    # np.maximum propagates NaN, inf stays inf: non-finite data shows
+                    acc[k] = np.maximum(acc[k], abs(xi[k]))
         elif q == Q1:
             for i in range(N):
-                for b in range(b0, b1):
-                    acc[b - b0] += abs(x[a, i, b])
+                xi = x[a, i, b0:b1]
+                for k in range(b1 - b0):
+                    acc[k] += abs(xi[k])
         else:
             for i in range(N):
-                for b in range(b0, b1):
-                    t0 = float(x[a, i, b])
-                    acc[b - b0] += t0 * t0
+                xi = x[a, i, b0:b1]
+                for k in range(b1 - b0):
+                    acc[k] += float(xi[k]) * float(xi[k])
             for k in range(b1 - b0):
                 acc[k] = np.sqrt(acc[k])
+        v[a, b0:b1] = acc
 
 
 @njit(**JIT_OPTIONS)
@@ -167,55 +175,73 @@ def apply_radii_rows(x, q, v, u, out):
 
 
 @njit(**PARALLEL_OPTIONS)
-def apply_radii_cols(x, q, v, u, out):
-    """Second pass for the cols layout: group ``(a, b)`` onto the l_q ball of radius
-    ``u[a, b]``.  ``out`` may be ``x`` itself."""
+def apply_radii_cols(x, q, v, u, out, nthreads):
+    """Second pass for the cols layout, q in {2, inf}: group ``(a, b)`` onto the l_q ball of
+    radius ``u[a, b]`` (``apply_l1_cols`` handles q = 1).  ``out`` may be ``x`` itself."""
     A, N, B = x.shape
-    chunk = _L1_CHUNK if q == Q1 else COLUMN_CHUNK
-    nb = (B + chunk - 1) // chunk
-    for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * chunk
-        b1 = min(B, b0 + chunk)
-        w = b1 - b0
-        # per-group factor: clip level (inf), scale (2) or soft threshold (1)
+    per_a, width = _col_blocks(A, B, nthreads)
+    for t in prange(A * per_a):
+        a = t // per_a
+        b0 = (t % per_a) * width
+        b1 = min(B, b0 + width)
+        w = max(b1 - b0, 0)
         f = np.empty(w)
         if q == QINF:
+            # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
             for k in range(w):
                 f[k] = u[a, b0 + k]
             for i in range(N):
+                xi = x[a, i, b0:b1]
+                oi = out[a, i, b0:b1]
                 for k in range(w):
-                    out[a, i, b0 + k] = min(max(x[a, i, b0 + k], -f[k]), f[k])
-        elif q == Q2:
+                    c = f[k]
+                    z = xi[k] if xi[k] < c else c
+                    oi[k] = z if z > -c else -c
+        else:
             for k in range(w):
                 ub = u[a, b0 + k]
                 vb = v[a, b0 + k]
                 f[k] = 0.0 if ub <= 0.0 else (1.0 if ub >= vb else ub / vb)
             for i in range(N):
+                xi = x[a, i, b0:b1]
+                oi = out[a, i, b0:b1]
                 for k in range(w):
-                    out[a, i, b0 + k] = x[a, i, b0 + k] * f[k]
-        else:
-            col = np.empty((w, N))
-            buf = np.empty(N)
-            for i in range(N):
-                for k in range(w):
-                    col[k, i] = x[a, i, b0 + k]
+                    oi[k] = xi[k] * f[k]
+
+
+@njit(**PARALLEL_OPTIONS)
+def apply_l1_cols(x, v, u, out):
+    """l1 groups in the cols layout: gather a few columns (contiguous copy that fits in
+    cache), find each column's soft threshold, write the soft-thresholded rows."""
+    A, N, B = x.shape
+    nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * _L1_CHUNK
+        b1 = min(B, b0 + _L1_CHUNK)
+        w = b1 - b0
+        f = np.empty(w)
+        col = np.empty((w, N))
+        buf = np.empty(N)
+        for i in range(N):
+            xi = x[a, i, b0:b1]
             for k in range(w):
-                ub = u[a, b0 + k]
-                if ub <= 0.0:
-                    f[k] = np.inf
-                elif ub >= v[a, b0 + k]:
-                    f[k] = 0.0
-                else:
-                    f[k], _ = l1_threshold(col[k], ub, buf)
-            for i in range(N):
-                for k in range(w):
-                    val = x[a, i, b0 + k]
-                    tt = abs(val) - f[k]
-                    if tt > 0.0:
-                        out[a, i, b0 + k] = tt if val >= 0.0 else -tt
-                    else:
-                        out[a, i, b0 + k] = 0.0
+                col[k, i] = xi[k]
+        for k in range(w):
+            ub = u[a, b0 + k]
+            if ub <= 0.0:
+                f[k] = np.inf
+            elif ub >= v[a, b0 + k]:
+                f[k] = 0.0
+            else:
+                f[k], _ = l1_threshold(col[k], ub, buf)
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            oi = out[a, i, b0:b1]
+            for k in range(w):
+                val = xi[k]
+                tt = abs(val) - f[k]
+                oi[k] = (tt if val >= 0.0 else -tt) if tt > 0.0 else 0.0
 
 
 @njit(**JIT_OPTIONS)

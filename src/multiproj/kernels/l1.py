@@ -13,6 +13,80 @@ from .._config import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
+def _condat(w, cnt, radius):
+    """Threshold for the non-negative values ``w[:cnt]`` (sum > radius > 0), in place.
+
+    Condat's algorithm [CON]: one online pass keeps a list ``v`` of candidates and the
+    running threshold ``rho = (S - radius) / c`` of their sum S and count c, a second pass
+    recovers candidates set aside too early, a clean-up loop drops the candidates below rho.
+    rho never decreases, so every value dropped lies below the final threshold.  Candidates
+    are stored back into ``w`` (at an index never above the one being read), as two blocks:
+    ``w[:vt_end]`` (set aside) and ``w[vt_end:v_end]`` (current).  Comparisons are
+    multiplied out so that the loop carries no division.  Returns ``(tau, cnt)`` with the
+    active values in ``w[:cnt]``.
+    """
+    a = w[0]
+    vt_end = 0
+    v_end = 1
+    S = a
+    c = 1.0
+    for i in range(1, cnt):
+        a = w[i]
+        if a * c > S - radius:  # a > rho
+            S += a
+            c += 1.0
+            w[v_end] = a
+            v_end += 1
+            if not S - radius > c * (a - radius):  # new rho <= a - radius: restart from a
+                vt_end = v_end - 1
+                S = a
+                c = 1.0
+    cnt = v_end
+    if vt_end > 0:
+        k = 0
+        for i in range(vt_end):
+            a = w[i]
+            if a * c > S - radius:
+                w[k] = a
+                k += 1
+                S += a
+                c += 1.0
+        for i in range(vt_end, v_end):
+            w[k] = w[i]
+            k += 1
+        cnt = k
+    while True:
+        k = 0
+        for i in range(cnt):
+            a = w[i]
+            if a * c > S - radius:
+                w[k] = a
+                k += 1
+            elif c > 1.0:
+                S -= a
+                c -= 1.0
+        if k == cnt or k == 0:
+            break
+        cnt = k
+    return (S - radius) / c, cnt
+
+
+@njit(**JIT_OPTIONS)
+def _filter(w, cnt, tau):
+    """Keep the values of ``w[:cnt]`` above ``tau`` (branch-free compaction); return the new
+    count and their float64 sum."""
+    k = 0
+    s = 0.0
+    for i in range(cnt):
+        a = w[i]
+        keep = a > tau
+        w[k] = a
+        k += keep
+        s += a if keep else 0.0
+    return k, s
+
+
+@njit(**JIT_OPTIONS)
 def l1_threshold(y, radius, buf):
     """Threshold of the Euclidean projection of ``y`` onto the l1 ball of ``radius``.
 
@@ -20,88 +94,81 @@ def l1_threshold(y, radius, buf):
     ``||y||_1 > radius``; otherwise it is ``<= 0`` (the point is inside the ball).
     ``finite`` is False when ``y`` holds NaN or inf (``tau`` is then meaningless).
 
-    Condat's algorithm [CON] on ``|y|``, expected linear time: one online pass keeps a list
-    ``v`` of candidates and a running estimate ``rho`` of the threshold, a second pass
-    recovers candidates that were set aside too early, and a clean-up loop removes the
-    candidates that fall below ``rho``.  ``rho`` never decreases, so every value dropped on
-    the way lies below the final threshold.  The threshold is then recomputed from the final
-    active set with one float64 sum, so the result is exact to rounding (no drift from the
-    incremental updates).
-
-    ``buf`` is float64 workspace of length ``>= len(y)``; candidates live in it as two
-    adjacent blocks, ``buf[:vt_end]`` (set aside) and ``buf[vt_end:v_end]`` (current).
+    Exact, expected linear time.  Michelot's iteration ``tau <- (sum_{|y| > tau} |y| -
+    radius) / #{|y| > tau}`` starts from ``tau_0 = (||y||_1 - radius) / n`` and increases
+    monotonically to the solution, so every value it discards is inactive; its passes are
+    branch-free and shrink quickly.  Should a pass discard less than a tenth of the
+    candidates, Condat's algorithm [CON] (worst-case robust) finishes on them.  The
+    threshold is finally recomputed from the active set with one float64 sum, so it is
+    exact to rounding.  ``buf`` is float64 workspace of length ``>= len(y)``.
     """
     n = y.shape[0]
-    chk = 0.0  # stays 0 for finite input, becomes NaN on NaN or inf
-    a = abs(y[0])
-    chk += a - a
-    buf[0] = a
-    vt_end = 0
-    v_end = 1
-    rho = a - radius
-    for i in range(1, n):
-        a = abs(y[i])
-        chk += a - a
-        if a > rho:
-            rho += (a - rho) / (v_end - vt_end + 1)
-            if rho > a - radius:
-                buf[v_end] = a
-                v_end += 1
-            else:
-                # the current candidates are set aside; a starts a new list
-                vt_end = v_end
-                buf[v_end] = a
-                v_end += 1
-                rho = a - radius
+    # pass 1: ||y||_1 (four accumulators) and the finiteness check
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    chk = 0.0
+    i = 0
+    while i + 4 <= n:
+        a0 = abs(y[i])
+        a1 = abs(y[i + 1])
+        a2 = abs(y[i + 2])
+        a3 = abs(y[i + 3])
+        chk += (a0 - a0) + (a1 - a1) + (a2 - a2) + (a3 - a3)
+        s0 += a0
+        s1 += a1
+        s2 += a2
+        s3 += a3
+        i += 4
+    while i < n:
+        a0 = abs(y[i])
+        chk += a0 - a0
+        s0 += a0
+        i += 1
     if chk != 0.0:
         return np.nan, False
-    # second pass: set-aside values that are above rho join the candidates
-    cnt = v_end
-    if vt_end > 0:
-        nv = v_end - vt_end
-        k = 0
-        for i in range(vt_end):
-            w = buf[i]
-            if w > rho:
-                buf[k] = w
-                k += 1
-                nv += 1
-                rho += (w - rho) / nv
-        for i in range(vt_end, v_end):
-            buf[k] = buf[i]
-            k += 1
-        cnt = k
-    # clean-up: drop candidates <= rho until none moves
+    total = (s0 + s1) + (s2 + s3)
+    if total <= radius:
+        return (total - radius) / max(n, 1), True
+    if radius <= 0.0:
+        m = 0.0
+        for i in range(n):
+            m = max(m, abs(y[i]))
+        return m, True
+    # pass 2: candidates above tau_0, copied into the workspace
+    tau = (total - radius) / n
+    k = 0
+    s = 0.0
+    for i in range(n):
+        a = abs(y[i])
+        keep = a > tau
+        buf[k] = a
+        k += keep
+        s += a if keep else 0.0
+    cnt = k
+    if cnt == 0:  # radius below the rounding of ||y||_1: only the largest entry moves
+        m = 0.0
+        for i in range(n):
+            m = max(m, abs(y[i]))
+        return max(m - radius, 0.0), True
+    # Michelot passes on the shrinking candidate set
     while True:
-        k = 0
-        c = cnt
-        for i in range(cnt):
-            w = buf[i]
-            if w > rho:
-                buf[k] = w
-                k += 1
-            else:
-                c -= 1
-                if c > 0:
-                    rho += (rho - w) / c
+        tau = (s - radius) / cnt
+        k, s = _filter(buf, cnt, tau)
         if k == cnt or k == 0:
-            cnt = k
+            break
+        if k > 0.9 * cnt and k > 64:
+            tau, cnt = _condat(buf, k, radius)
             break
         cnt = k
-    if cnt == 0:
-        return rho, True
-    # exact threshold from the active set: tau = (sum(active) - radius) / |active|;
-    # repeat while rounding moves an element across it (rarely more than once)
+    # exact threshold from the active set (repeat while rounding moves an element across)
     for _ in range(4):
         s = 0.0
         for i in range(cnt):
             s += buf[i]
         tau = (s - radius) / cnt
-        k = 0
-        for i in range(cnt):
-            if buf[i] > tau:
-                buf[k] = buf[i]
-                k += 1
+        k, _s = _filter(buf, cnt, tau)
         if k == cnt or k == 0:
             break
         cnt = k
