@@ -1,0 +1,212 @@
+"""multiproj.distributed on torch.distributed (gloo, CPU, loopback only).
+
+Each parametrised test spawns ``world`` processes once and runs a whole list of checks in
+them: every rank builds the same full array, takes its slice along ``shard_axis``, projects
+it with :func:`multiproj.distributed.project` and compares with its slice of the
+single-process :func:`multiproj.project`.  Failures inside a worker propagate through
+``torch.multiprocessing.spawn``; each rank also writes how many checks it passed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+dist = pytest.importorskip("torch.distributed")
+if not (dist.is_available() and dist.is_gloo_available()):
+    pytest.skip("torch.distributed with gloo is not available", allow_module_level=True)
+
+import multiproj  # noqa: E402
+from multiproj import distributed as mpd  # noqa: E402
+
+from conftest import make_data, tol  # noqa: E402
+
+HAS_MULTILEVEL = "multilevel" in multiproj.METHODS
+
+# (shape, dtype, ball, method, axis-or-levels, shard_axis, split, data kind, radius factor)
+# split: "even" (np.array_split), "uneven" (rank 0 gets 1 slice), "empty" (last rank gets 0)
+CASES = [
+    ((7, 9), np.float64, "l1,inf", "bilevel", 0, 1, "even", "normal", 0.3),   # groups split
+    ((7, 9), np.float32, "l1,inf", "bilevel", 0, 0, "uneven", "normal", 0.3),  # inside groups
+    ((7, 9), np.float64, "l1,2", "bilevel", 0, 0, "even", "uneven_scale", 0.3),
+    ((7, 9), np.float32, "l1,2", "bilevel", 0, 1, "uneven", "normal", 0.3),
+    ((7, 9), np.float64, "l1,1", "bilevel", 0, 0, "even", "ties", 0.3),  # collective threshold
+    ((9, 7), np.float32, "l1,1", "bilevel", 0, 0, "uneven", "heavy", 0.2),
+    ((7, 9), np.float64, "l1,1", "bilevel", 1, 0, "empty", "normal", 0.3),  # a rank holds nothing
+    ((3, 4, 5), np.float64, "l1,1", "bilevel", (0, 2), 2, "even", "sparse", 0.4),
+    ((3, 4, 5), np.float32, "l1,inf", "bilevel", (0, 2), 1, "even", "normal", 0.4),
+    ((7, 9), np.float64, "l1,inf", "bilevel", 0, 1, "even", "normal", 2.0),  # inside the ball
+    ((7, 9), np.float64, "l1,2", "bilevel", 0, 0, "even", "normal", 0.0),  # radius 0
+    ((5, 6), np.float64, "l1", "exact", None, 1, "even", "normal", 0.3),
+    ((5, 6), np.float32, "l2", "exact", None, 0, "uneven", "normal", 0.5),
+    ((5, 6), np.float64, "linf", "exact", None, 1, "even", "normal", 0.5),
+    ((5, 6), np.float64, "l1,2", "exact", 0, 0, "even", "normal", 0.3),
+]
+if HAS_MULTILEVEL:
+    CASES += [
+        ((4, 5, 6), np.float64, "l1,inf,inf", "multilevel", None, 0, "even", "normal", 0.3),
+        ((4, 5, 6), np.float32, "l1,1,1", "multilevel", None, 1, "uneven", "normal", 0.3),
+        ((4, 5, 6), np.float64, "l1,2,1", "multilevel", None, 2, "even", "normal", 0.3),
+        ((4, 5, 6), np.float64, "l1,1,2", "multilevel", None, 1, "even", "normal", 0.3),
+        ((4, 5, 6), np.float64, "l1,inf,2", "multilevel", ((2,), 0, 1), 0, "even", "normal", 0.3),
+    ]
+
+
+def _sizes(n, world, split):
+    if split == "even":
+        return [len(a) for a in np.array_split(np.arange(n), world)]
+    if split == "uneven":
+        return [1] + [len(a) for a in np.array_split(np.arange(n - 1), world - 1)]
+    return [len(a) for a in np.array_split(np.arange(n), world - 1)] + [0]
+
+
+def _data(kind, shape, dtype, seed):
+    if kind == "uneven_scale":  # groups of very different norms
+        y = make_data("normal", shape, np.float64, seed) * np.logspace(-2, 1, shape[-1])
+        return y.astype(dtype)
+    return make_data(kind, shape, dtype, seed)
+
+
+def _kwargs(method, axis):
+    if method == "multilevel":
+        return {} if axis is None else {"levels": axis}
+    return {} if axis is None else {"axis": axis}
+
+
+def _slice(a, shard_axis, sizes, rank):
+    start = sum(sizes[:rank])
+    return np.take(a, np.arange(start, start + sizes[rank]), axis=shard_axis)
+
+
+def _check_case(rank, world, i, case):
+    shape, dtype, ball, method, axis, sa, split, kind, factor = case
+    y = _data(kind, shape, dtype, seed=i)
+    kw = _kwargs(method, axis)
+    radius = factor * multiproj.norm(y, ball, **kw)
+    ref = multiproj.project(y, radius, ball, method=method, **kw)
+    sizes = _sizes(shape[sa], world, split)
+    mine = _slice(y, sa, sizes, rank)
+    shard = torch.from_numpy(mine.copy())
+    if i % 2 == 1 and mine.ndim == 2:  # a non-contiguous shard (transposed storage)
+        shard = torch.from_numpy(np.ascontiguousarray(mine.T)).T
+    before = shard.clone()
+    res = mpd.project(shard, radius, ball, method=method, shard_axis=sa, **kw)
+    assert res.dtype == shard.dtype and res.shape == shard.shape, (case, res.dtype, res.shape)
+    assert torch.equal(shard, before), f"case {i}: the shard was modified"
+    rtol, atol = tol(dtype)
+    np.testing.assert_allclose(
+        res.numpy(), _slice(ref, sa, sizes, rank), rtol=rtol, atol=atol * max(1.0, np.abs(y).max()),
+        err_msg=f"case {i} {case} rank {rank}",
+    )
+
+
+def _check_inplace_and_hook(rank, world):
+    y = make_data("normal", (6, 8), np.float64, seed=99)
+    ref = multiproj.project(y, 2.0, "l1,inf", method="bilevel", axis=0)
+    sizes = _sizes(8, world, "even")
+    w = torch.nn.Parameter(torch.from_numpy(_slice(y, 1, sizes, rank).copy()))
+    ptr = w.data_ptr()
+    out = mpd.project_(w, 2.0, "l1,inf", axis=0, shard_axis=1)
+    assert out is w and w.data_ptr() == ptr
+    np.testing.assert_allclose(w.detach().numpy(), _slice(ref, 1, sizes, rank), rtol=1e-10, atol=1e-12)
+    # the optimiser hook: after one step the full weight is inside the ball
+    opt = torch.optim.SGD([w], lr=0.5)
+    h = mpd.register_sharded_projection(opt, w, 1.0, "l1,inf", axis=0, shard_axis=1)
+    w.grad = torch.ones_like(w)
+    opt.step()
+    assert h.projections == 1
+    # groups = columns, owned whole by each rank: the full norm is the sum of local norms
+    total = torch.tensor([multiproj.norm(w.detach().numpy(), "l1,inf", axis=0)])
+    dist.all_reduce(total)
+    assert abs(float(total) - 1.0) < 1e-9
+    h.remove()
+    assert not h.active
+
+
+def _expect(exc, match, fn):
+    with pytest.raises(exc, match=match):
+        fn()
+
+
+def _check_errors(rank):
+    """Every rank raises, and the group stays usable afterwards."""
+    good = torch.ones(3, 4, dtype=torch.float64)
+    # shapes that disagree outside shard_axis
+    bad_shape = torch.ones(3, 5 if rank == 1 else 4, dtype=torch.float64)
+    _expect(ValueError, "same shape", lambda: mpd.project(bad_shape, 1.0, "l1,inf", shard_axis=0))
+    # dtypes that disagree
+    bad_dtype = good.float() if rank == 1 else good
+    _expect(TypeError, "same dtype", lambda: mpd.project(bad_dtype, 1.0, "l1,inf", shard_axis=0))
+    # NaN on one rank only
+    nan = good.clone()
+    if rank == 1:
+        nan[0, 0] = float("nan")
+    _expect(ValueError, "finite", lambda: mpd.project(nan, 1.0, "l1,2", shard_axis=1))
+    # a bad argument on rank 0 only: its own error there, a pointer to rank 0 elsewhere
+    r = -1.0 if rank == 0 else 1.0
+    _expect(ValueError, "radius" if rank == 0 else r"rank\(s\) \[0\]",
+            lambda: mpd.project(good, r, "l1,inf", shard_axis=0))
+    # arguments that disagree
+    _expect(ValueError, "'radius' parameter must be the same",
+            lambda: mpd.project(good, 1.0 + rank, "l1,inf", shard_axis=0))
+    _expect(ValueError, "'axis'", lambda: mpd.project(good, 1.0, "l1,inf", axis=rank % 2, shard_axis=0))
+    _expect(TypeError, "torch.Tensor", lambda: mpd.project(good.numpy(), 1.0, "l1,inf"))
+    # still in step: a correct call works
+    res = mpd.project(good, 1.0, "l1,inf", axis=0, shard_axis=0)
+    assert torch.isfinite(res).all()
+
+
+def _worker(rank, world, port, outdir):
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    torch.set_num_threads(1)
+    multiproj.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+        timeout=timedelta(seconds=120),
+    )
+    try:
+        n = 0
+        for i, case in enumerate(CASES):
+            _check_case(rank, world, i, case)
+            n += 1
+        _check_inplace_and_hook(rank, world)
+        _check_errors(rank)
+        n += 2
+        with open(os.path.join(outdir, f"rank{rank}"), "w") as f:
+            f.write(str(n))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_sharded_equals_single_process(world, tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_worker, args=(world, _free_port(), str(tmp_path)), nprocs=world, join=True)
+    for r in range(world):
+        assert (tmp_path / f"rank{r}").read_text() == str(len(CASES) + 2)
+
+
+def test_needs_initialised_process_group():
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        mpd.project(torch.ones(3, 4), 1.0, "l1,inf")
+
+
+def test_sizes_helper_covers_every_split():
+    for split in ("even", "uneven", "empty"):
+        for world in (2, 3):
+            s = _sizes(9, world, split)
+            assert len(s) == world and sum(s) == 9
+    assert _sizes(9, 3, "empty")[-1] == 0 and _sizes(9, 3, "uneven")[0] == 1
