@@ -71,7 +71,10 @@ register(
         name="exact",
         summary="Euclidean projection onto the ball",
         balls=("l1", "l2", "linf", "l1,1", "l1,2", "l1,inf"),
-        kernels={"numpy": "multiproj._numpy:project_exact"},
+        kernels={
+            "numpy": "multiproj._numpy:project_exact",
+            "torch": "multiproj._torch_ops:project_exact",
+        },
     )
 )
 register(
@@ -79,7 +82,10 @@ register(
         name="bilevel",
         summary="bi-level projection: group norms, one l1 projection, per-group projection",
         balls=("l1,inf", "l1,1", "l1,2"),
-        kernels={"numpy": "multiproj._numpy:project_bilevel"},
+        kernels={
+            "numpy": "multiproj._numpy:project_bilevel",
+            "torch": "multiproj._torch_ops:project_bilevel",
+        },
     )
 )
 register(
@@ -88,6 +94,9 @@ register(
         summary="multi-level projection of a tensor: norms inside out, projections outside in",
         balls=("l1,inf", "l1,1", "l1,2", "l1,inf,inf", "l1,1,1", "l1,2,inf", "l1,inf,2,1"),
         min_order=2,
-        kernels={"numpy": "multiproj._numpy:project_multilevel"},
+        kernels={
+            "numpy": "multiproj._numpy:project_multilevel",
+            "torch": "multiproj._torch_ops:project_multilevel",
+        },
     )
 )
