@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .l1 import l1_threshold
+from .l1 import l1_threshold, soft_threshold_into
 
 Q1, Q2, QINF = 1, 2, 3
 
@@ -131,17 +131,6 @@ def group_norms_cols(x, q, v, nthreads):
         v[a, b0:b1] = acc
 
 
-@njit(**JIT_OPTIONS)
-def _soft_row(x, g, tau, out):
-    for i in range(x.shape[1]):
-        val = x[g, i]
-        t = abs(val) - tau
-        if t > 0.0:
-            out[g, i] = t if val >= 0.0 else -t
-        else:
-            out[g, i] = 0.0
-
-
 @njit(**PARALLEL_OPTIONS)
 def apply_radii_rows(x, q, v, u, out):
     """Second pass: project every row ``g`` onto the l_q ball of radius ``u[g]``.
@@ -153,25 +142,27 @@ def apply_radii_rows(x, q, v, u, out):
     nchunks = min(G, 256)
     step = (G + nchunks - 1) // max(nchunks, 1)
     for c in prange(nchunks):
-        g0 = c * step
-        g1 = min(G, g0 + step)
         buf = np.empty(N if q == Q1 else 1, dtype=np.float64)
-        for g in range(g0, g1):
+        for g in range(c * step, min(G, (c + 1) * step)):
+            xg = x[g]
+            og = out[g]
             ug = u[g]
             if ug <= 0.0:
-                out[g, :] = 0.0
+                og[:] = 0.0
             elif ug >= v[g]:
-                out[g, :] = x[g, :]
+                og[:] = xg
             elif q == QINF:
+                # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
                 for i in range(N):
-                    out[g, i] = min(max(x[g, i], -ug), ug)
+                    z = xg[i] if xg[i] < ug else ug
+                    og[i] = z if z > -ug else -ug
             elif q == Q2:
                 s = ug / v[g]
                 for i in range(N):
-                    out[g, i] = x[g, i] * s
+                    og[i] = xg[i] * s
             else:
-                tau, _ = l1_threshold(x[g], ug, buf)
-                _soft_row(x, g, tau, out)
+                tau, _ = l1_threshold(xg, ug, buf)
+                soft_threshold_into(xg, tau, og)
 
 
 @njit(**PARALLEL_OPTIONS)
