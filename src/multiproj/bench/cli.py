@@ -29,6 +29,13 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under a minute)")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per function (median); default 10, 3 with --quick")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="thread count for the parallel kernels (default: all; 'threads' and 'tensors' set their own)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the results and the machine to a JSON file")
     p.add_argument("--csv", metavar="PATH", help="write all rows to a CSV file (machine in '#' lines)")
     p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
@@ -57,7 +64,17 @@ def run(args: argparse.Namespace) -> int:
             return 2
         cfg = replace(cfg, repeats=args.repeats)
     command = "multiproj bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else names)
-    results = run_with_progress(names, cfg, progress=not args.no_progress)
+    if args.threads is not None:
+        from .. import max_threads, num_threads
+
+        top = max_threads()
+        if not 1 <= args.threads <= top:
+            print(f"multiproj bench: error: --threads must be between 1 and {top}. Got {args.threads} instead.", file=sys.stderr)
+            return 2
+        with num_threads(args.threads):
+            results = run_with_progress(names, cfg, progress=not args.no_progress)
+    else:
+        results = run_with_progress(names, cfg, progress=not args.no_progress)
     info = report.machine_info()
     report.print_tables(results, info)
     if args.json:

@@ -47,7 +47,8 @@ def _console():
     try:
         from rich.console import Console
 
-        return Console()
+        console = Console()
+        return console if console.is_terminal else Console(width=max(console.width, 150))
     except ImportError:
         return None
 

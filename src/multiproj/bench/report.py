@@ -98,6 +98,12 @@ def machine_info() -> dict:
         "torch": _version("torch"),
         "cuda_device": None,
     }
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        try:
+            info["numba_threading_layer"] = numba.threading_layer()
+        except ValueError:  # no parallel kernel has run yet
+            pass
     torch = sys.modules.get("torch")
     if torch is not None:
         try:
@@ -111,7 +117,9 @@ def machine_info() -> dict:
 def machine_line(info: dict) -> str:
     """One line describing the machine (for captions and figure footers)."""
     parts = [
-        f"{info['cpu']}, {info['cores']} cores ({info['numba_threads']} numba threads)",
+        f"{info['cpu']}, {info['cores']} cores ({info['numba_threads']} numba threads"
+        + (f", {info['numba_threading_layer']}" if info.get("numba_threading_layer") else "")
+        + ")",
         f"numpy {info['numpy']}, numba {info['numba']}" + (f", torch {info['torch']}" if info.get("torch") else ""),
         f"multiproj {info['multiproj']}",
         info["date_utc"],
@@ -251,7 +259,10 @@ def print_tables(results: dict, info: dict, console=None) -> None:
                 print("  " + " | ".join(row))
         print(f"\nmachine: {caption}")
         return
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # pipes and files: wide enough for the tables
+            console = Console(width=max(console.width, 150))
     for title, header, body in tables(results):
         t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
         for i, h in enumerate(header):
