@@ -142,11 +142,13 @@ def test_cli_bench_and_errors(monkeypatch, tmp_path, capsys):
     from multiproj.cli import main
 
     monkeypatch.setattr(suite, "QUICK", TINY)
-    code = main(["bench", "sizes", "sparsity", "--quick", "--no-progress", "--json", str(tmp_path / "b.json"), "--csv", str(tmp_path / "b.csv"), "--plots", str(tmp_path / "p")])
+    code = main(["bench", "sizes", "sparsity", "--quick", "--no-progress", "--json", str(tmp_path / "b.json"), "--csv", str(tmp_path / "b.csv"), "--markdown", str(tmp_path / "b.md"), "--plots", str(tmp_path / "p")])
     assert code == 0
     doc = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
     assert set(doc["results"]) == {"sizes", "sparsity"}
     assert (tmp_path / "p" / "identity.png").exists()
+    md = (tmp_path / "b.md").read_text(encoding="utf-8")
+    assert "| method ball |" in md and "Machine:" in md
     assert "Y.copy()" in capsys.readouterr().out
     assert main(["bench", "nonsense"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err

@@ -38,6 +38,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--json", metavar="PATH", help="write the results and the machine to a JSON file")
     p.add_argument("--csv", metavar="PATH", help="write all rows to a CSV file (machine in '#' lines)")
+    p.add_argument("--markdown", metavar="PATH", help="write the tables as GitHub markdown")
     p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"JSON: {report.write_json(args.json, results, info, cfg.to_dict(), command)}")
     if args.csv:
         print(f"CSV:  {report.write_csv(args.csv, results, info, command)}")
+    if args.markdown:
+        print(f"markdown: {report.write_markdown(args.markdown, results, info, command)}")
     if args.plots:
         for path in report.write_plots(args.plots, results, info):
             print(f"plot: {path}")

@@ -24,6 +24,7 @@ __all__ = [
     "print_tables",
     "write_json",
     "write_csv",
+    "write_markdown",
     "write_plots",
     "columns_of",
 ]
@@ -314,6 +315,19 @@ def write_csv(path, results: dict, info: dict, command: str) -> Path:
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+    return path
+
+
+def write_markdown(path, results: dict, info: dict, command: str) -> Path:
+    """The console tables as GitHub markdown, with the command and the machine."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"Command: `{command}`  ", f"Machine: {machine_line(info)}", ""]
+    for title, header, body in tables(results):
+        lines += [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
