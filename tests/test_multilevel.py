@@ -29,6 +29,14 @@ def project_ml(y, r, norms, levels=None, **kw):
     return multiproj.project(y, r, ball_name(norms), method="multilevel", levels=levels, **kw)
 
 
+@pytest.fixture(params=["fused", "chain"])
+def path(request, monkeypatch):
+    """Run with the fused kernels for the two innermost levels whenever they apply
+    ("fused": even for tiny tensors) or with the level-by-level chain only ("chain")."""
+    monkeypatch.setattr(_numpy, "_FUSED_MIN_BLOCKS", 1 if request.param == "fused" else 1 << 62)
+    return request.param
+
+
 def close(x, ref, dtype, msg=""):
     rtol, atol = tol(dtype)
     np.testing.assert_allclose(x, ref, rtol=rtol, atol=atol, err_msg=msg)
@@ -36,7 +44,7 @@ def close(x, ref, dtype, msg=""):
 
 # --------------------------------------------------------------------------- vs reference
 @pytest.mark.parametrize("order", [2, 3, 4, 5])
-def test_matches_reference_every_norm_combination(order, dtype):
+def test_matches_reference_every_norm_combination(order, dtype, path):
     y = make_data("normal", SHAPES[order], dtype, seed=order)
     for inner in itertools.product(INNER, repeat=order - 1):
         norms = ("1", *inner)
@@ -66,7 +74,7 @@ PERMUTED = [
 
 
 @pytest.mark.parametrize("shape, levels, norms", PERMUTED)
-def test_permuted_and_grouped_levels(shape, levels, norms, dtype):
+def test_permuted_and_grouped_levels(shape, levels, norms, dtype, path):
     y = make_data("uniform", shape, dtype, seed=len(shape))
     r = 0.3 * naive.multilevel_norm(y, norms, levels)
     x = project_ml(y, r, norms, levels)
@@ -76,7 +84,7 @@ def test_permuted_and_grouped_levels(shape, levels, norms, dtype):
 
 
 @pytest.mark.parametrize("layout", ["F", "strided", "transposed"])
-def test_memory_layouts(layout):
+def test_memory_layouts(layout, path):
     base = make_data("normal", (6, 5, 8), np.float64, seed=3)
     y = {
         "F": np.asfortranarray(base),
@@ -99,6 +107,20 @@ def test_levels_in_memory_order_read_y_without_copy(order_f):
     stages = _numpy.multilevel_stages(y, parse_ball("l1,inf,1,2"), tuple((a,) for a in levels))
     assert not stages[0].copied and np.shares_memory(stages[0].xc, y)
     assert not any(s.copied for s in stages)
+
+
+def test_fused_path_is_taken_and_agrees_with_the_chain():
+    y = make_data("normal", (70, 6, 5), np.float64, seed=9)
+    levels = ((0,), (1,), (2,))
+    for norms in [("1", "inf", "inf"), ("1", "1", "2"), ("1", "2", "1"), ("1", "1", "1")]:
+        ball = parse_ball(ball_name(norms))
+        stages = _numpy.multilevel_stages(y, ball, levels)
+        assert stages[0].fused and np.shares_memory(stages[0].x3, y)
+        r = 0.3 * multiproj.norm(y, ball.name)
+        a = _numpy.project_multilevel(y, r, ball, levels=levels)
+        b = _numpy.project_multilevel(y, r, ball, levels=levels, fuse=False)
+        close(a, b, np.float64, ball.name)
+        close(a, naive.multilevel(y, r, norms), np.float64, ball.name)
 
 
 # --------------------------------------------------------------------------- equivalences
@@ -147,7 +169,7 @@ PROPERTY_CASES = [
 
 @pytest.mark.parametrize("shape, levels, norms", PROPERTY_CASES)
 @pytest.mark.parametrize("frac", [0.01, 0.3, 0.8])
-def test_properties_outside(shape, levels, norms, frac, dtype):
+def test_properties_outside(shape, levels, norms, frac, dtype, path):
     y = make_data("normal", shape, dtype, seed=7)
     ball = ball_name(norms)
     ny = multiproj.norm(y, ball, levels=levels)
@@ -199,7 +221,7 @@ def test_random_tensors_match_reference(data):
 
 
 # --------------------------------------------------------------------------- API
-def test_out_and_in_place(dtype):
+def test_out_and_in_place(dtype, path):
     y = make_data("normal", (4, 6, 5), dtype, seed=4)
     r = 0.3 * multiproj.norm(y, "l1,2,1")
     ref = project_ml(y, r, ("1", "2", "1"), (2, 0, 1))
@@ -233,7 +255,7 @@ def test_input_policy():
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_raises_before_writing(bad):
+def test_non_finite_raises_before_writing(bad, path):
     y = make_data("normal", (3, 4, 5), np.float64)
     y[1, 2, 3] = bad
     keep = y.copy()

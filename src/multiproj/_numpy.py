@@ -232,21 +232,79 @@ class _Stage:
     (V_{l-1}) in the layout's group shape."""
 
     __slots__ = ("lay", "xc", "copied", "red", "q", "vc")
+    fused = False
 
     def __init__(self, lay, xc, copied, red, q, vc):
         self.lay, self.xc, self.copied, self.red, self.q, self.vc = lay, xc, copied, red, q, vc
 
 
-def multilevel_stages(y: np.ndarray, ball: Ball, levels) -> list[_Stage]:
+class _FusedStage:
+    """The two innermost levels in one step: ``x3[g, m, i]`` (level k spans ``i``, level
+    k-1 spans ``m``), ``v`` = V_{k-1} as (G, M), ``vc`` = V_{k-2} as (G,) in the group
+    shape of ``lay`` (the layout that reduces both levels, axes ``red``)."""
+
+    __slots__ = ("lay", "x3", "red", "qn", "qm", "v", "vc")
+    fused = True
+    copied = False
+
+    def __init__(self, lay, x3, red, qn, qm, v, vc):
+        self.lay, self.x3, self.red, self.qn, self.qm, self.v, self.vc = lay, x3, red, qn, qm, v, vc
+
+
+# Fewer blocks than this leave the fused kernels (parallel over blocks) short of work; the
+# level-by-level chain is then used (parallel over the rows of every level).
+_FUSED_MIN_BLOCKS = 64
+
+
+def _fused_view(y: np.ndarray, levels) -> tuple | None:
+    """``(lay, x3)`` when the two innermost levels are the innermost block of ``y``'s memory
+    order, level k innermost (then ``x3`` (G, M, N) views ``y`` without a copy)."""
+    from ._layout import reshape_view
+
+    red = tuple(sorted(levels[-2] + levels[-1]))
+    lay_n = group_layout(y, levels[-1])
+    lay = group_layout(y, red)
+    if not (lay_n.contiguous_run and lay.contiguous_run):
+        return None
+    if lay_n.canonical[2] != 1 or lay.canonical[2] != 1:
+        return None
+    G, MN, _ = lay.canonical
+    N = lay_n.canonical[1]
+    if G < _FUSED_MIN_BLOCKS or MN % N:
+        return None
+    xc = lay.view(y)
+    x3 = None if xc is None else reshape_view(xc, (G, MN // N, N))
+    return None if x3 is None else (lay, x3)
+
+
+def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -> list:
     """Aggregate from the inside out [MLP s.4]: ``V_k = |y|``, ``V_{l-1} = ||V_l||_{q_l}``
     over level ``l``'s axes.  Returns the stages innermost first; ``stages[-1].vc`` is
     ``V_1`` (one entry per index of the outermost level).
 
     The first stage reads ``y`` once; every later one reads only the previous (smaller)
-    array of norms.  Raises ValueError on NaN/inf before anything is written."""
-    stages = []
+    array of norms.  When the two innermost levels follow memory order they are done
+    together by the fused kernels of :mod:`multiproj.kernels.multilevel` (``fuse=False``
+    turns this off).  Raises ValueError on NaN/inf before anything is written."""
+    stages: list = []
     cur = y
-    for lvl in range(len(levels) - 1, 0, -1):
+    top = len(levels) - 1
+    fv = _fused_view(y, levels) if fuse and len(levels) >= 3 else None
+    if fv is not None:
+        from .kernels.multilevel import norms_two_levels
+
+        lay, x3 = fv
+        red = tuple(sorted(levels[-2] + levels[-1]))
+        qn, qm = ball.norms[-1], ball.norms[-2]
+        v = np.empty(x3.shape[:2])
+        w = np.empty(x3.shape[0])
+        norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
+        if not np.isfinite(w).all():
+            raise_not_finite()
+        stages.append(_FusedStage(lay, x3, red, qn, qm, v, w))
+        cur = _keepdims(lay, w, red)
+        top = len(levels) - 3
+    for lvl in range(top, 0, -1):
         red = levels[lvl]
         lay = group_layout(cur, red)
         xc = lay.view(cur)
@@ -259,9 +317,23 @@ def multilevel_stages(y: np.ndarray, ball: Ball, levels) -> list[_Stage]:
     return stages
 
 
-def _project_stage_into(st: _Stage, dst: np.ndarray, u: np.ndarray) -> None:
+def _project_stage_into(st, dst: np.ndarray, u: np.ndarray) -> None:
     """Project the groups of stage ``st`` onto their l_q balls of radii ``u`` (the stage's
     group shape) and write the result into ``dst`` (an array of the stage's input shape)."""
+    if st.fused:
+        from ._layout import reshape_view
+        from .kernels.multilevel import apply_two_levels
+
+        oc = st.lay.view(dst)
+        o3 = None if oc is None else reshape_view(oc, st.x3.shape)
+        tmp = None
+        if o3 is None:  # dst is laid out differently from y: go through a copy
+            tmp = np.empty_like(st.x3)
+            o3 = tmp
+        apply_two_levels(st.x3, Q_CODES[st.qn], Q_CODES[st.qm], st.v, st.vc, u, o3)
+        if tmp is not None:
+            np.copyto(dst, st.lay.unview(tmp.reshape(st.lay.canonical)))
+        return
     oc = st.lay.view(dst)
     if oc is None:
         # dst is not laid out like the source: project into the stage's private copy (or
@@ -273,7 +345,7 @@ def _project_stage_into(st: _Stage, dst: np.ndarray, u: np.ndarray) -> None:
         apply_group_radii(st.xc, oc, st.q, st.vc, u)
 
 
-def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
+def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=None, fuse=True):
     """Multi-level projection onto the l1,q2,...,qk ball of a tensor [MLP s.4].
 
     ``levels`` (checked by the API) lists the axes of every level, outermost first.
@@ -284,8 +356,7 @@ def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=Non
     ``y`` whatever the order, each parallel over fibres; the other passes read arrays of
     norms that are smaller by the size of the innermost level at least.
     """
-    stages = multilevel_stages(y, ball, levels)
-    first = stages[0]
+    stages = multilevel_stages(y, ball, levels, fuse=fuse)
     u, inside = outer_l1(stages[-1].vc, radius)
     if out is None:
         out = np.empty_like(y)  # same memory order as y, so the canonical view applies
@@ -298,7 +369,7 @@ def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=Non
         u_next = np.empty_like(prev.vc)
         _project_stage_into(stages[j], _keepdims(prev.lay, u_next, prev.red), u)
         u = u_next
-    _project_stage_into(first, out, u)
+    _project_stage_into(stages[0], out, u)
     return out
 
 
