@@ -107,16 +107,15 @@ def l1_thresholds(a: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     float64.
     """
     G, N = a.shape
-    s = torch.sort(a, dim=1, descending=True).values.to(torch.float64)
-    cs = torch.cumsum(s, dim=1)
+    s = torch.sort(a, dim=1, descending=True).values
     r64 = r.to(device=a.device, dtype=torch.float64).reshape(G, 1)
     k = torch.arange(1, N + 1, device=a.device, dtype=torch.float64)
-    cond = s * k > cs - r64
-    # last index where the condition holds (a prefix in exact arithmetic)
-    idx = torch.arange(1, N + 1, device=a.device, dtype=torch.int64)
-    rho = (cond.to(torch.int64) * idx).amax(dim=1).clamp_(min=1)
-    c_rho = cs.gather(1, (rho - 1).unsqueeze(1)).squeeze(1)
-    return (c_rho - r64.squeeze(1)) / rho.to(torch.float64)
+    # m_k = (c_k - r) / k, in place in the float64 cumulative sums (memory: one float64
+    # copy of ``a`` besides the sorted values)
+    m = torch.cumsum(s, dim=1, dtype=torch.float64).sub_(r64).div_(k)
+    # s_k > m_k holds exactly for k <= rho (a prefix), so rho is the count
+    rho = (s > m).sum(dim=1).clamp_(min=1)
+    return m.gather(1, (rho - 1).unsqueeze(1)).squeeze(1)
 
 
 def _flat_l1_threshold(a: torch.Tensor, radius: float, total: torch.Tensor) -> torch.Tensor:

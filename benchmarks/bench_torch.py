@@ -1,0 +1,148 @@
+"""PyTorch benchmarks (CPU): the cost of going through a tensor, and of projecting in training.
+
+1. ``multiproj.project`` on a CPU tensor vs the same call on the NumPy array (the tensor
+   path runs the same Numba kernels on a zero-copy view: the ratio should be ~1.00;
+   target <= 1.05).  Calls are interleaved (tensor, array, tensor, ...) so that machine
+   load affects both alike.
+2. The projection hook of :func:`multiproj.nn.register_projection` on the 100 x 20000 first
+   weight of a 20000-100-2 MLP vs one Adam training step (forward, backward, step) with a
+   batch of 64 (target: hook <= 10% of the step).
+
+Usage::
+
+    python benchmarks/bench_torch.py            # full
+    python benchmarks/bench_torch.py --quick    # fewer sizes and repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from _common import print_machine
+
+import multiproj
+import multiproj.nn as mpn
+
+
+def _interleaved(fa, fb, repeat: int, warmup: int = 2) -> tuple[float, float]:
+    """Medians of ``fa`` and ``fb`` timed alternately."""
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta, tb = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fa()
+        t1 = time.perf_counter()
+        fb()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return float(np.median(ta)), float(np.median(tb))
+
+
+def bench_overhead(quick: bool) -> list[float]:
+    print("\n1. CPU tensor vs NumPy array, same call (median, interleaved)")
+    print(f"{'case':<34} {'shape':>12} {'dtype':>8} {'numpy':>10} {'tensor':>10} {'ratio':>6}")
+    cases = [
+        ("bilevel", "l1,inf", {"axis": 0}),
+        ("bilevel", "l1,1", {"axis": 0}),
+        ("bilevel", "l1,2", {"axis": 0}),
+        ("exact", "l1", {}),
+    ]
+    if "multilevel" in multiproj.METHODS:
+        cases.append(("multilevel", "l1,inf", {"levels": (1, 0)}))
+    shapes = [(100, 100), (1000, 1000)] if quick else [(100, 100), (1000, 1000), (1000, 4000)]
+    repeat = 9 if quick else 25
+    ratios = []
+    rng = np.random.default_rng(0)
+    for shape in shapes:
+        for dtype in (np.float32, np.float64):
+            y = rng.uniform(0, 1, shape).astype(dtype)
+            t = torch.from_numpy(y.copy())
+            for method, ball, kw in cases:
+                r = 0.3 * multiproj.norm(y, ball, axis=kw.get("axis", 0)) if "levels" not in kw else (
+                    0.3 * multiproj.norm(y, ball, levels=kw["levels"])
+                )
+                ta, tt = _interleaved(
+                    lambda: multiproj.project(y, r, ball, method=method, **kw),
+                    lambda: multiproj.project(t, r, ball, method=method, **kw),
+                    repeat,
+                )
+                ratio = tt / ta
+                ratios.append(ratio)
+                name = f"{method} {ball}"
+                print(
+                    f"{name:<34} {'x'.join(map(str, shape)):>12} {np.dtype(dtype).name:>8} "
+                    f"{ta * 1e3:>8.3f}ms {tt * 1e3:>8.3f}ms {ratio:>6.3f}"
+                )
+    # in place: project_ on a tensor vs on an array
+    y = rng.uniform(0, 1, (1000, 1000)).astype(np.float32)
+    t = torch.nn.Parameter(torch.from_numpy(y.copy()))
+    r = 0.3 * multiproj.norm(y, "l1,inf")
+    ta, tt = _interleaved(
+        lambda: multiproj.project_(y, r, "l1,inf", method="bilevel"),
+        lambda: multiproj.project_(t, r, "l1,inf", method="bilevel"),
+        repeat,
+    )
+    print(f"{'project_ bilevel l1,inf (Parameter)':<34} {'1000x1000':>12} {'float32':>8} "
+          f"{ta * 1e3:>8.3f}ms {tt * 1e3:>8.3f}ms {tt / ta:>6.3f}")
+    big = [x for x in ratios[len(cases) * 2:]]  # shapes from 1000 x 1000 on
+    print(f"median ratio, arrays >= 1000x1000: {np.median(big):.3f} (target <= 1.05); "
+          f"all: {np.median(ratios):.3f}; max: {max(ratios):.3f}")
+    return ratios
+
+
+def bench_hook(quick: bool) -> float:
+    print("\n2. Projection hook vs an Adam step: MLP 20000-100-2, batch 64, float32")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20000, 100), torch.nn.SiLU(), torch.nn.Linear(100, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(64, 20000)
+    y = torch.randint(0, 2, (64,))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    w = model[0].weight
+    radius = 0.2 * multiproj.norm(w, "l1,inf", axis=0)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    def project():
+        multiproj.project_(w, radius, "l1,inf", method="bilevel", axis=0)
+
+    repeat = 15 if quick else 41
+    for _ in range(3):
+        step()
+    t_proj, t_step = _interleaved(project, step, repeat)
+    h = mpn.register_projection(opt, w, radius, "l1,inf", method="bilevel", axis=0)
+    t_with = _interleaved(step, step, repeat)[0]
+    h.remove()
+    t_without = _interleaved(step, step, repeat)[0]
+    print(f"Adam step (forward + backward + step): {t_step * 1e3:8.3f} ms")
+    print(f"projection of the 100x20000 weight:     {t_proj * 1e3:8.3f} ms "
+          f"= {100 * t_proj / t_step:.1f}% of a step (target <= 10%)")
+    print(f"step with the hook / without:          {t_with * 1e3:8.3f} / {t_without * 1e3:.3f} ms "
+          f"(+{100 * (t_with / t_without - 1):.1f}%)")
+    rep = mpn.sparsity_report(model[0])["weight"]
+    print(f"after {h.steps} projected steps: {rep['zero_groups']} of {rep['groups']} input features removed")
+    return t_proj / t_step
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    args = p.parse_args(argv)
+    print_machine()
+    print(f"numba threads: {multiproj.get_num_threads()}, torch threads: {torch.get_num_threads()}")
+    bench_overhead(args.quick)
+    bench_hook(args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
