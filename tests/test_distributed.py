@@ -128,6 +128,19 @@ def _check_inplace_and_hook(rank, world):
     assert not h.active
 
 
+def _check_torch_primitives_path(rank, world):
+    """The path for device tensors (torch primitives of multiproj._torch_ops), forced on
+    CPU tensors so that it runs without a GPU."""
+    saved = mpd._make_ops
+    mpd._make_ops = lambda t: mpd._DeviceOps(t.detach())
+    try:
+        for i, case in enumerate(CASES):
+            _check_case(rank, world, i, case)
+    finally:
+        mpd._make_ops = saved
+    return len(CASES)
+
+
 def _expect(exc, match, fn):
     with pytest.raises(exc, match=match):
         fn()
@@ -174,6 +187,7 @@ def _worker(rank, world, port, outdir):
         for i, case in enumerate(CASES):
             _check_case(rank, world, i, case)
             n += 1
+        n += _check_torch_primitives_path(rank, world)
         _check_inplace_and_hook(rank, world)
         _check_errors(rank)
         n += 2
@@ -195,7 +209,7 @@ def test_sharded_equals_single_process(world, tmp_path):
 
     mp.spawn(_worker, args=(world, _free_port(), str(tmp_path)), nprocs=world, join=True)
     for r in range(world):
-        assert (tmp_path / f"rank{r}").read_text() == str(len(CASES) + 2)
+        assert (tmp_path / f"rank{r}").read_text() == str(2 * len(CASES) + 2)
 
 
 def test_needs_initialised_process_group():

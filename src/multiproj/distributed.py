@@ -340,7 +340,7 @@ class _DeviceOps:
     def sums_above(self, a, axes, tau):
         torch, _ = _torch()
         b = a.abs()
-        mask = b > self.back(tau).to(b.dtype)
+        mask = b > self.back(tau)  # compared in float64
         s = torch.where(mask, b, 0).sum(dim=tuple(axes), keepdim=True, dtype=torch.float64)
         c = mask.sum(dim=tuple(axes), keepdim=True, dtype=torch.float64)
         return s.cpu().numpy(), c.cpu().numpy()
