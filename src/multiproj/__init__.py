@@ -13,6 +13,7 @@ Numba is imported on the first projection, not at ``import multiproj``.
 """
 
 from ._api import norm, project, project_
+from ._prox import prox
 from ._registry import METHODS
 from ._threads import get_num_threads, max_threads, num_threads, set_num_threads
 
@@ -22,6 +23,7 @@ __all__ = [
     "project",
     "project_",
     "norm",
+    "prox",
     "METHODS",
     "get_num_threads",
     "set_num_threads",

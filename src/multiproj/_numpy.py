@@ -189,11 +189,18 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     if ball.norms == ("1", "2"):
         return project_bilevel(y, radius, ball, axes=axes, out=out)
     if ball.norms == ("1", "inf"):
-        raise NotImplementedError(
-            "The exact projection onto the l1,inf ball is not available yet; "
-            "use method='bilevel' for the bi-level l1,inf projection."
-        )
+        return run_on_groups(y, out, axes, lambda xc, oc: _exact_l1inf_on(xc, oc, radius))
     raise ValueError(f"method='exact' does not support the ball {ball.name!r}.")
+
+
+def _exact_l1inf_on(xc: np.ndarray, oc: np.ndarray, radius: float) -> None:
+    """Exact l1,inf projection of a canonical view (see :mod:`multiproj.kernels.l1inf`)."""
+    from .kernels.l1inf import project_on
+
+    if xc.size == 0:
+        return
+    if not project_on(xc, oc, radius):
+        raise_not_finite()
 
 
 # --------------------------------------------------------------------------- norms
@@ -249,6 +256,38 @@ class _FusedStage:
 
     def __init__(self, lay, x3, red, qn, qm, v, vc):
         self.lay, self.x3, self.red, self.qn, self.qm, self.v, self.vc = lay, x3, red, qn, qm, v, vc
+
+
+# Passes over fewer entries than this run on the calling thread: waking the other threads
+# costs more than the work (and, on a busy machine, a scheduler time slice).
+_SERIAL_BELOW = 1 << 15
+
+
+class _serial_if_small:
+    """Context manager: one thread for a pass over ``size`` entries below ``_SERIAL_BELOW``
+    (the previous thread count is restored on exit)."""
+
+    __slots__ = ("small", "prev")
+
+    def __init__(self, size: int):
+        self.small = size < _SERIAL_BELOW
+
+    def __enter__(self):
+        if self.small:
+            import numba
+
+            self.prev = numba.get_num_threads()
+            if self.prev > 1:
+                numba.set_num_threads(1)
+            else:
+                self.small = False
+
+    def __exit__(self, *exc):
+        if self.small:
+            import numba
+
+            numba.set_num_threads(self.prev)
+        return False
 
 
 # Fewer blocks than this leave the fused kernels (parallel over blocks) short of work; the
@@ -311,7 +350,8 @@ def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -
         copied = xc is None
         if copied:  # the level's axes are not adjacent in memory order: one gathered copy
             xc = lay.gather(cur)
-        vc = finite_group_norms(xc, ball.norms[lvl])
+        with _serial_if_small(xc.size):
+            vc = finite_group_norms(xc, ball.norms[lvl])
         stages.append(_Stage(lay, xc, copied, red, ball.norms[lvl], vc))
         cur = _keepdims(lay, vc, red)
     return stages
@@ -339,10 +379,12 @@ def _project_stage_into(st, dst: np.ndarray, u: np.ndarray) -> None:
         # dst is not laid out like the source: project into the stage's private copy (or
         # a scratch array) and scatter it back
         oc = st.xc if st.copied else np.empty(st.lay.canonical, dtype=dst.dtype)
-        apply_group_radii(st.xc, oc, st.q, st.vc, u)
+        with _serial_if_small(st.xc.size):
+            apply_group_radii(st.xc, oc, st.q, st.vc, u)
         np.copyto(dst, st.lay.unview(oc))
     else:
-        apply_group_radii(st.xc, oc, st.q, st.vc, u)
+        with _serial_if_small(st.xc.size):
+            apply_group_radii(st.xc, oc, st.q, st.vc, u)
 
 
 def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=None, fuse=True):

@@ -1,0 +1,644 @@
+"""Exact Euclidean projection onto the l1,inf ball: bracket, compact, solve.
+
+Problem and structure ([QUA], [CHU], [NL]; SPEC s.3).  For groups ``y_j`` the projection is
+``x_ij = sign(y_ij) min(|y_ij|, mu_j)``.  With ``g_j(c) = sum_i (|y_ij| - c)_+`` (convex,
+decreasing on ``[0, m_j]``, ``m_j = max_i |y_ij|``, ``s_j = g_j(0) = ||y_j||_1``) and its
+inverse ``mu_j(theta)`` (the l1-ball threshold of group ``j`` at radius ``theta``, 0 when
+``theta >= s_j``), there is one ``theta* >= 0`` with
+
+    F(theta*) = sum_j mu_j(theta*) = r,
+
+and ``mu_j = mu_j(theta*)``.  Every ``mu_j`` is convex, decreasing and piecewise linear in
+``theta``, hence so is ``F``.
+
+Algorithm (this module; our own design built on that structure):
+
+1. *Statistics pass* (read-only, parallel over groups): ``s_j``, ``m_j``, finiteness.
+2. *Bracket*.  Every known point ``(g_j(c), c)`` of a group's curve gives a chord (upper
+   bound on ``mu_j`` between consecutive points, by convexity) and a tangent of slope
+   ``-1/#{|y| > c}`` (lower bound).  Summing the bounds gives ``F_L <= F <= F_U``, both
+   convex and decreasing; Newton from the left on each yields ``theta_lo <= theta* <=
+   theta_hi`` (both guaranteed, up to a small rounding margin).
+3. *Level passes* (read-only): for every group still uncertain, ``K`` levels ``c`` spread
+   over its possible range ``[L_j(theta_hi), U_j(theta_lo)]``; one pass computes
+   ``g_j(c)`` and ``#{|y| > c}`` at all of them (branch-free, vectorised across groups),
+   adding points to the curves and tightening the bracket.  Repeated while the band
+   (below) would still be large.
+4. *Band pass* (read-only): ``mu_j* in [lo_j, hi_j] = [L_j(theta_hi), U_j(theta_lo)]``, so
+   entries above ``hi_j`` are surely active (only their count and sum are kept), entries
+   at or below ``lo_j`` surely inactive (dropped), groups with ``s_j <= theta_lo`` surely
+   zero.  The few entries inside the band are copied into a compact buffer whose size is
+   bounded by the counts of step 3.
+5. *Exact solve on the compact data*: bands sorted, Newton from the left on the exact
+   ``F`` starting at ``theta_lo``: each step lands on the next linear piece, the last one
+   on the root, so ``theta*`` is exact to rounding (no tolerance, no bisection).  The
+   result is verified (band edges respected, root inside the bracket); if rounding or
+   degenerate data ever break the bracket, the same solver runs again on uncompressed
+   bands (every non-zero entry), which needs no bracket.
+6. *Clip pass*: ``x = clip(y, -mu_j, mu_j)`` (shared with the bi-level l1,inf projection).
+
+Kernels work on the canonical views of :mod:`multiproj._layout`: rows ``(G, N)`` and cols
+``(A, N, B)`` (group ``a * B + b`` is ``x[a, :, b]``); they trust their inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
+from .l1 import l1_threshold
+
+# Groups processed side by side in the cols layout (one prange task).
+COLUMN_CHUNK = 256
+# Levels evaluated per group and per level pass, and the most level passes.
+N_LEVELS = 4
+MAX_LEVEL_PASSES = 3
+# Stop the level passes once the band holds at most this fraction of the entries.
+BAND_FRACTION = 0.02
+# Relative safety margin put around the bracket (rounding in the bounds).
+_MARGIN = 1e-10
+
+
+# --------------------------------------------------------------------------- pass 1
+@njit(**PARALLEL_OPTIONS)
+def stats_rows(x, s, m):
+    """``s[g] = ||x[g]||_1``, ``m[g] = ||x[g]||_inf`` (NaN when the row is not finite)."""
+    G, N = x.shape
+    for g in prange(G):
+        s0 = 0.0
+        s1 = 0.0
+        m0 = 0.0
+        m1 = 0.0
+        c = 0.0
+        i = 0
+        while i + 2 <= N:
+            t0 = float(abs(x[g, i]))
+            t1 = float(abs(x[g, i + 1]))
+            c += (t0 - t0) + (t1 - t1)
+            s0 += t0
+            s1 += t1
+            m0 = t0 if t0 > m0 else m0
+            m1 = t1 if t1 > m1 else m1
+            i += 2
+        if i < N:
+            t0 = float(abs(x[g, i]))
+            c += t0 - t0
+            s0 += t0
+            m0 = t0 if t0 > m0 else m0
+        s[g] = s0 + s1 + c
+        m[g] = max(m0, m1) + c
+
+
+@njit(**PARALLEL_OPTIONS)
+def stats_cols(x, s, m):
+    """Cols layout of :func:`stats_rows`: group ``a * B + b`` is ``x[a, :, b]``.  A NaN or
+    inf entry makes ``s`` of its group non-finite (the caller checks ``s``)."""
+    A, N, B = x.shape
+    nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * COLUMN_CHUNK
+        b1 = min(B, b0 + COLUMN_CHUNK)
+        w = b1 - b0
+        acc = np.zeros(w)
+        mx = np.zeros(w)
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            for k in range(w):
+                v = abs(xi[k])
+                acc[k] += v
+                mx[k] = v if v > mx[k] else mx[k]
+        for k in range(w):
+            # NaN/inf anywhere in the group shows in s (inf - inf = NaN, NaN propagates)
+            s[a * B + b0 + k] = acc[k]
+            m[a * B + b0 + k] = mx[k] + (acc[k] - acc[k])
+
+
+# --------------------------------------------------------------------------- level passes
+@njit(**PARALLEL_OPTIONS)
+def levels_rows(x, lev, gv, cnt):
+    """``gv[g, l] = sum_i (|x[g, i]| - lev[g, l])_+`` and ``cnt[g, l] = #{|x[g, i]| >
+    lev[g, l]}`` (counts as float64).  Rows whose first level is ``inf`` are skipped."""
+    G, N = x.shape
+    K = lev.shape[1]
+    for g in prange(G):
+        if lev[g, 0] == np.inf:
+            continue
+        acc = np.zeros(K)
+        cc = np.zeros(K)
+        c = lev[g].copy()
+        for i in range(N):
+            v = float(abs(x[g, i]))
+            for l in range(K):
+                d = v - c[l]
+                acc[l] += d if d > 0.0 else 0.0
+                cc[l] += 1.0 if d > 0.0 else 0.0
+        for l in range(K):
+            gv[g, l] = acc[l]
+            cnt[g, l] = cc[l]
+
+
+@njit(**PARALLEL_OPTIONS)
+def levels_cols(x, lev, gv, cnt):
+    """Cols layout of :func:`levels_rows`; ``lev``, ``gv``, ``cnt`` are ``(K, A * B)``."""
+    A, N, B = x.shape
+    K = lev.shape[0]
+    nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * COLUMN_CHUNK
+        b1 = min(B, b0 + COLUMN_CHUNK)
+        w = b1 - b0
+        g0 = a * B + b0
+        skip = True
+        for k in range(w):
+            if lev[0, g0 + k] != np.inf:
+                skip = False
+        if skip:
+            continue
+        c = np.empty((K, w))
+        for l in range(K):
+            c[l] = lev[l, g0 : g0 + w]
+        acc = np.zeros((K, w))
+        cc = np.zeros((K, w))
+        row = np.empty(w)
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            for k in range(w):
+                row[k] = abs(xi[k])
+            for l in range(K):
+                cl = c[l]
+                al = acc[l]
+                ql = cc[l]
+                for k in range(w):
+                    d = row[k] - cl[k]
+                    pos = d > 0.0
+                    al[k] += d if pos else 0.0
+                    ql[k] += pos
+        for l in range(K):
+            gv[l, g0 : g0 + w] = acc[l]
+            cnt[l, g0 : g0 + w] = cc[l]
+
+
+# --------------------------------------------------------------------------- band pass
+@njit(**PARALLEL_OPTIONS)
+def band_rows(x, lo, hi, off, cap, band, blen):
+    """Entries of row ``g`` in ``(lo[g], hi[g]]`` go to ``band[off[g]:cap[g]]``; ``blen[g]``
+    is their number, or -1 if they did not fit.  ``lo[g] = inf`` skips the row."""
+    G, N = x.shape
+    for g in prange(G):
+        if lo[g] == np.inf:
+            continue
+        l0 = lo[g]
+        h0 = hi[g]
+        p = off[g]
+        e = cap[g]
+        for i in range(N):
+            v = float(abs(x[g, i]))
+            if v > l0 and v <= h0:
+                if p < e:
+                    band[p] = v
+                p += 1
+        blen[g] = p - off[g] if p <= e else -1
+
+
+@njit(**PARALLEL_OPTIONS)
+def band_cols(x, lo, hi, off, cap, band, blen):
+    """Cols layout of :func:`band_rows`.  Each row segment is first screened with a
+    branch-free count, so the (rare) band entries cost a scalar loop only where present."""
+    A, N, B = x.shape
+    nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * COLUMN_CHUNK
+        b1 = min(B, b0 + COLUMN_CHUNK)
+        w = b1 - b0
+        g0 = a * B + b0
+        skip = True
+        for k in range(w):
+            if lo[g0 + k] != np.inf:
+                skip = False
+        if skip:
+            continue
+        l0 = lo[g0 : g0 + w].copy()
+        h0 = hi[g0 : g0 + w].copy()
+        p = off[g0 : g0 + w].copy()
+        e = cap[g0 : g0 + w].copy()
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            nin = 0
+            for k in range(w):
+                v = float(abs(xi[k]))
+                nin += (v > l0[k]) & (v <= h0[k])
+            if nin > 0:
+                for k in range(w):
+                    v = float(abs(xi[k]))
+                    if v > l0[k] and v <= h0[k]:
+                        if p[k] < e[k]:
+                            band[p[k]] = v
+                        p[k] += 1
+        for k in range(w):
+            blen[g0 + k] = p[k] - off[g0 + k] if p[k] <= e[k] else -1
+
+
+# --------------------------------------------------------------------------- bounds
+@njit(**JIT_OPTIONS)
+def _upper(theta, pc, pg, j, npt):
+    """Chord upper bound on ``mu_j(theta)`` and its right slope (points sorted by c)."""
+    if theta >= pg[j, 0]:
+        return 0.0, 0.0
+    p = 1
+    while p < npt - 1 and pg[j, p] > theta:
+        p += 1
+    dg = pg[j, p - 1] - pg[j, p]
+    dc = pc[j, p] - pc[j, p - 1]
+    if dg <= 0.0:
+        return pc[j, p], 0.0
+    return pc[j, p - 1] + (pg[j, p - 1] - theta) * (dc / dg), -dc / dg
+
+
+@njit(**JIT_OPTIONS)
+def _lower(theta, pc, pg, pk, j, npt):
+    """Tangent lower bound on ``mu_j(theta)`` and its right slope."""
+    best = 0.0
+    slope = 0.0
+    # tangent at theta = 0 (mu = m) with slope -1 (at least one entry equals m)
+    v = pc[j, npt - 1] - theta
+    if v > best:
+        best = v
+        slope = -1.0
+    for p in range(npt - 1):
+        k = pk[j, p]
+        if k > 0.0:
+            v = pc[j, p] - (theta - pg[j, p]) / k
+            if v > best or (v == best and -1.0 / k > slope):
+                best = v
+                slope = -1.0 / k
+    return best, slope
+
+
+@njit(**PARALLEL_OPTIONS)
+def _sum_bounds(theta, pc, pg, pk, npt, cand, which):
+    """``(F, F')`` of the lower (``which == 0``) or upper (1) bound over the groups
+    ``cand``."""
+    f = 0.0
+    d = 0.0
+    for q in prange(cand.shape[0]):
+        j = cand[q]
+        if which == 0:
+            v, sl = _lower(theta, pc, pg, pk, j, npt)
+        else:
+            v, sl = _upper(theta, pc, pg, j, npt)
+        f += v
+        d += sl
+    return f, d
+
+
+@njit(**JIT_OPTIONS)
+def _newton_left(r, theta, pc, pg, pk, npt, cand, which):
+    """Newton from the left on a convex decreasing piecewise linear bound: returns
+    ``(theta, F(theta))`` with ``theta`` at or just below the root of ``F = r``."""
+    f, d = _sum_bounds(theta, pc, pg, pk, npt, cand, which)
+    for _ in range(200):
+        if f <= r or d >= 0.0:
+            break
+        nxt = theta + (f - r) / (-d)
+        if not nxt > theta:
+            break
+        theta = nxt
+        f, d = _sum_bounds(theta, pc, pg, pk, npt, cand, which)
+    return theta, f
+
+
+def bracket(r, pc, pg, pk, cand, theta_lo0, smax):
+    """``(theta_lo, theta_hi)`` with ``theta_lo <= theta* <= theta_hi`` from the bounds."""
+    npt = pc.shape[1]
+    tlo, _ = _newton_left(r, theta_lo0, pc, pg, pk, npt, cand, 0)
+    tlo = max(theta_lo0, tlo * (1.0 - _MARGIN))
+    thi, fu = _newton_left(r, tlo, pc, pg, pk, npt, cand, 1)
+    # Newton stops at (or, by rounding, just below) the root of F_U = r: step right until
+    # F_U <= r holds, else fall back on the trivial bound max(s)
+    step = thi * _MARGIN + 1e-300
+    x = thi
+    for _ in range(40):
+        if fu <= r:
+            return tlo, min(x, smax)
+        x = thi + step
+        step *= 4.0
+        fu, _ = _sum_bounds(x, pc, pg, pk, npt, cand, 1)
+    return tlo, smax
+
+
+@njit(**PARALLEL_OPTIONS)
+def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, cnt_a, sum_a, bnd):
+    """Per candidate group, known points ``lo < hi`` with ``lo <= mu_j(theta) <= hi`` for
+    every theta in the bracket: ``est`` bounds the number of entries in ``(lo, hi]``,
+    ``cnt_a`` and ``sum_a`` are the number and sum of the entries above ``hi``.  ``bnd``
+    (2, G) receives the tighter bounds ``L_j(theta_hi)``, ``U_j(theta_lo)`` (level
+    placement)."""
+    npt = pc.shape[1]
+    for q in prange(cand.shape[0]):
+        j = cand[q]
+        l0, _ = _lower(thi, pc, pg, pk, j, npt)
+        h0, _ = _upper(tlo, pc, pg, j, npt)
+        mj = pc[j, npt - 1]
+        l0 = min(max(l0, 0.0), mj)
+        h0 = min(max(h0, l0), mj)
+        bnd[0, j] = l0
+        bnd[1, j] = h0
+        # nearest known points outside [l0, h0]
+        pa = 0
+        pb = npt - 1
+        for p in range(npt):
+            if pc[j, p] <= l0:
+                pa = p
+            if p > 0 and pc[j, p] >= h0:
+                pb = p
+                break
+        lo[j] = pc[j, pa]
+        hi[j] = pc[j, pb]
+        est[j] = pk[j, pa] - pk[j, pb]
+        cnt_a[j] = pk[j, pb]
+        sum_a[j] = pg[j, pb] + pc[j, pb] * pk[j, pb]
+
+
+@njit(**JIT_OPTIONS)
+def insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols):
+    """Add the level results to the sorted point lists (``npt`` used columns)."""
+    for q in range(cand.shape[0]):
+        j = cand[q]
+        n = npt
+        for l in range(K):
+            if cols:
+                c = lev[l, j]
+                gval = gv[l, j]
+                kval = cnt[l, j]
+            else:
+                c = lev[j, l]
+                gval = gv[j, l]
+                kval = cnt[j, l]
+            # insertion keeping c ascending; the first (c = 0) and last (c = m) points
+            # stay where they are, repeated levels are skipped
+            if not (c > 0.0 and c < pc[j, n - 1]):
+                continue
+            p = n - 1
+            while pc[j, p - 1] > c:
+                p -= 1
+            if pc[j, p - 1] == c:
+                continue
+            for t in range(n, p, -1):
+                pc[j, t] = pc[j, t - 1]
+                pg[j, t] = pg[j, t - 1]
+                pk[j, t] = pk[j, t - 1]
+            pc[j, p] = c
+            pg[j, p] = gval
+            pk[j, p] = kval
+            n += 1
+        # pad the unused columns with copies of the last point (c = m, g = 0)
+        for t in range(n, pc.shape[1]):
+            pc[j, t] = pc[j, n - 1]
+            pg[j, t] = pg[j, n - 1]
+            pk[j, t] = pk[j, n - 1]
+
+
+# --------------------------------------------------------------------------- exact solve
+@njit(**PARALLEL_OPTIONS)
+def sort_bands(band, off, blen, cand):
+    for q in prange(cand.shape[0]):
+        j = cand[q]
+        o = off[j]
+        band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+
+
+@njit(**JIT_OPTIONS)
+def _group_mu(theta, j, s, band, off, blen, cnt_a, sum_a, ptr, ssum):
+    """``(mu_j(theta), #active)`` from the compact data; advances the pointer of group
+    ``j`` (number of band entries, from the top, known to be active).  ``#active = -1``
+    flags a band that cannot represent ``mu_j(theta)``."""
+    if theta >= s[j]:
+        return 0.0, 0.0
+    t = ptr[j]
+    S = sum_a[j] + ssum[j]
+    k = cnt_a[j] + t
+    top = off[j] + blen[j] - 1  # largest band entry
+    while True:
+        if k == 0.0:
+            if t >= blen[j]:
+                return 0.0, -1.0
+            S += band[top - t]
+            k += 1.0
+            t += 1
+            continue
+        mu = (S - theta) / k
+        if t < blen[j] and band[top - t] > mu:
+            S += band[top - t]
+            k += 1.0
+            t += 1
+            continue
+        break
+    ptr[j] = t
+    ssum[j] = S - sum_a[j]
+    return mu, k
+
+
+@njit(**JIT_OPTIONS)
+def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi, mu, max_iter):
+    """Exact ``theta*`` from the compact data by Newton from the left, starting at the
+    lower bound ``theta``.  Writes ``mu`` for the groups ``cand``; returns
+    ``(theta*, ok)`` where ``ok`` is False if the compact data could not represent the
+    solution (the caller then retries with full bands)."""
+    G = s.shape[0]
+    ptr = np.zeros(G, dtype=np.int64)
+    ssum = np.zeros(G)
+    nc = cand.shape[0]
+    for it in range(max_iter):
+        f = 0.0
+        d = 0.0
+        for q in range(nc):
+            j = cand[q]
+            v, k = _group_mu(theta, j, s, band, off, blen, cnt_a, sum_a, ptr, ssum)
+            if k < 0.0:
+                return theta, False
+            mu[j] = v
+            if k > 0.0:
+                d += 1.0 / k
+            f += v
+        if it == 0 and f < r * (1.0 - 1e-12):
+            return theta, False  # theta is not a lower bound
+        if f <= r or d == 0.0:
+            break
+        nxt = theta + (f - r) / d
+        if not nxt > theta:
+            break
+        theta = nxt
+    else:
+        return theta, False
+    if theta > thi * (1.0 + 1e-9) + 1e-300:
+        return theta, False
+    # the band must hold the threshold: lo <= mu <= hi (up to rounding)
+    for q in range(nc):
+        j = cand[q]
+        if mu[j] > 0.0:
+            tol = 1e-9 * hi[j] + 1e-300
+            if mu[j] < lo[j] - tol or mu[j] > hi[j] + tol:
+                return theta, False
+    return theta, True
+
+
+# --------------------------------------------------------------------------- prox
+@njit(**PARALLEL_OPTIONS)
+def l1_thresholds_rows(x, radius, tau):
+    """``tau[g]``: threshold of the projection of row ``g`` onto the l1 ball of ``radius``
+    (0 when the row is inside the ball)."""
+    G, N = x.shape
+    for g in prange(G):
+        buf = np.empty(N)
+        tg, _ = l1_threshold(x[g], radius, buf)
+        tau[g] = max(tg, 0.0)
+
+
+@njit(**PARALLEL_OPTIONS)
+def l1_thresholds_cols(x, radius, tau):
+    """Cols layout of :func:`l1_thresholds_rows`: a few columns are gathered at a time
+    into a contiguous buffer (cache-sized) before Condat's algorithm runs on each."""
+    A, N, B = x.shape
+    ch = 32
+    nb = (B + ch - 1) // ch
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * ch
+        b1 = min(B, b0 + ch)
+        w = b1 - b0
+        col = np.empty((w, N))
+        buf = np.empty(N)
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            for k in range(w):
+                col[k, i] = xi[k]
+        for k in range(w):
+            tg, _ = l1_threshold(col[k], radius, buf)
+            tau[a * B + b0 + k] = max(tg, 0.0)
+
+
+# --------------------------------------------------------------------------- driver
+def _run_band(x2, cols, lo, hi, est, cand):
+    """Band pass with buffers sized by ``est``; returns ``(band, off, blen)``."""
+    G = lo.shape[0]
+    size = np.zeros(G, dtype=np.int64)
+    size[cand] = est[cand]
+    off = np.zeros(G, dtype=np.int64)
+    np.cumsum(size[:-1], out=off[1:])
+    cap = off + size
+    band = np.empty(int(cap[-1]) if G else 0)
+    blen = np.zeros(G, dtype=np.int64)
+    (band_cols if cols else band_rows)(x2, lo, hi, off, cap, band, blen)
+    return band, off, blen
+
+
+def exact_thresholds(x2, cols, s, m, radius, stats=None):
+    """Clip levels ``mu`` (one per group, float64) of the exact l1,inf projection.
+
+    ``x2`` is the rows ``(G, N)`` or cols ``(A, N, B)`` view, ``s`` and ``m`` the group l1
+    and l_inf norms, ``0 < radius < sum(m)``.  ``stats`` (a dict), when given, receives the
+    bracket, the number of level passes and the band size (for tests and benchmarks).
+    """
+    G = s.shape[0]
+    N = x2.shape[1]
+    r = float(radius)
+    K = N_LEVELS
+    P = 2 + K * MAX_LEVEL_PASSES
+    pc = np.empty((G, P))
+    pg = np.zeros((G, P))
+    pk = np.zeros((G, P))
+    pc[:, 0] = 0.0
+    pc[:, 1:] = m[:, None]
+    pg[:, 0] = s
+    pk[:, 0] = N
+    npt = 2
+    smax = float(s.max())
+    lo = np.full(G, np.inf)
+    hi = np.full(G, np.inf)
+    est = np.zeros(G)
+    cnt_a = np.zeros(G)
+    sum_a = np.zeros(G)
+    bnd = np.zeros((2, G))
+    cand = np.flatnonzero(s > 0.0)
+    tlo, thi = 0.0, smax
+    frac = np.linspace(0.0, 1.0, K)
+    passes = 0
+    while True:
+        tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
+        cand = cand[s[cand] > tlo]
+        lo[:] = np.inf
+        band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, cnt_a, sum_a, bnd)
+        if passes == MAX_LEVEL_PASSES or est[cand].sum() <= BAND_FRACTION * N * G:
+            break
+        l0 = bnd[0, cand]
+        w = bnd[1, cand] - l0
+        if cols:
+            lev = np.full((K, G), np.inf)
+            lev[:, cand] = l0 + w * frac[:, None]
+        else:
+            lev = np.full((G, K), np.inf)
+            lev[cand] = l0[:, None] + w[:, None] * frac
+        gv = np.empty_like(lev)
+        cnt = np.empty_like(lev)
+        (levels_cols if cols else levels_rows)(x2, lev, gv, cnt)
+        insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols)
+        npt += K
+        passes += 1
+    band, off, blen = _run_band(x2, cols, lo, hi, est, cand)
+    mu = np.zeros(G)
+    ok = bool((blen[cand] >= 0).all())
+    theta = tlo
+    if ok:
+        sort_bands(band, off, blen, cand)
+        theta, ok = solve_compact(r, tlo, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi, mu, 1000)
+    fallback = not ok
+    if fallback:
+        # no bracket: every non-zero entry of every non-zero group in the band
+        cand = np.flatnonzero(s > 0.0)
+        lo[:] = np.inf
+        lo[cand] = 0.0
+        hi[:] = np.inf
+        est[:] = N
+        cnt_a[:] = 0.0
+        sum_a[:] = 0.0
+        band, off, blen = _run_band(x2, cols, lo, hi, est, cand)
+        sort_bands(band, off, blen, cand)
+        mu[:] = 0.0
+        theta, ok = solve_compact(r, 0.0, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, smax, mu, 10**9)
+    if stats is not None:
+        stats.update(theta=theta, theta_lo=tlo, theta_hi=thi, level_passes=passes,
+                     band=int(blen[cand].sum()), candidates=int(cand.size), fallback=fallback)
+    return mu
+
+
+def project_on(xc, oc, radius, stats=None):
+    """Exact l1,inf projection of the canonical view ``xc`` into ``oc`` (may be ``xc``).
+
+    Returns False, having written nothing, when ``xc`` holds NaN or inf.
+    """
+    from .._numpy import apply_group_radii
+
+    A, N, B = xc.shape
+    cols = B > 1
+    G = A * B
+    x2 = xc if cols else xc[:, :, 0]
+    s = np.empty(G)
+    m = np.empty(G)
+    (stats_cols if cols else stats_rows)(x2, s, m)
+    if not (np.isfinite(s).all() and np.isfinite(m).all()):
+        return False
+    if m.sum() <= radius:  # inside the ball
+        if oc is not xc:
+            oc[...] = xc
+        return True
+    if radius == 0.0:
+        oc[...] = 0.0
+        return True
+    mu = exact_thresholds(x2, cols, s, m, radius, stats)
+    shape = (A, B) if cols else (A,)
+    apply_group_radii(xc, oc, "inf", m.reshape(shape), mu.reshape(shape))
+    return True
