@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/bench_torch.py            # full
     python benchmarks/bench_torch.py --quick    # fewer sizes and repeats
+    python benchmarks/bench_torch.py --threads 1   # Numba and torch threads (a loaded machine)
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ def bench_hook(quick: bool) -> float:
     t_proj, t_step = _interleaved(project, step, repeat)
     h = mpn.register_projection(opt, w, radius, "l1,inf", method="bilevel", axis=0)
     t_with = _interleaved(step, step, repeat)[0]
+    rep = mpn.sparsity_report(model[0])["weight"]
     h.remove()
     t_without = _interleaved(step, step, repeat)[0]
     print(f"Adam step (forward + backward + step): {t_step * 1e3:8.3f} ms")
@@ -128,7 +130,6 @@ def bench_hook(quick: bool) -> float:
           f"= {100 * t_proj / t_step:.1f}% of a step (target <= 10%)")
     print(f"step with the hook / without:          {t_with * 1e3:8.3f} / {t_without * 1e3:.3f} ms "
           f"(+{100 * (t_with / t_without - 1):.1f}%)")
-    rep = mpn.sparsity_report(model[0])["weight"]
     print(f"after {h.steps} projected steps: {rep['zero_groups']} of {rep['groups']} input features removed")
     return t_proj / t_step
 
@@ -136,7 +137,12 @@ def bench_hook(quick: bool) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for both Numba and torch (default: their defaults)")
     args = p.parse_args(argv)
+    if args.threads is not None:
+        multiproj.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
     print_machine()
     print(f"numba threads: {multiproj.get_num_threads()}, torch threads: {torch.get_num_threads()}")
     bench_overhead(args.quick)

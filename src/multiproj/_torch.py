@@ -117,19 +117,9 @@ def project(y, radius, ball: Ball, *, method: Method, axis=0, levels=None, out=N
     or ``out``."""
     yt = _as_float_tensor(y)
     out = _check_out(out, yt)
-    if yt.device.type == "cpu":  # the NumPy API validates the rest
+    if yt.device.type == "cpu":  # Numba kernels on a zero-copy view
         return _project_cpu(yt, radius, ball, method, axis, levels, out)
-    if not method.supports(ball):
-        raise ValueError(
-            f"method={method.name!r} does not support the ball {ball.name!r}; "
-            f"it supports {', '.join(method.balls)}."
-        )
-    if method.name == "multilevel":
-        from ._validation import check_levels
-
-        axes, levels = None, check_levels(levels, yt.ndim, ball)
-    else:
-        axes = _api._check_ball_axes(yt, ball, axis)
+    axes, levels = _axes_levels(yt, ball, method, axis, levels)
     if yt.numel() == 0:
         return yt.clone() if out is None else out
     solver = _device_solver(method)
@@ -144,23 +134,43 @@ def project(y, radius, ball: Ball, *, method: Method, axis=0, levels=None, out=N
     return out if out is not None else res
 
 
+def _axes_levels(y, ball: Ball, method: Method, axis, levels):
+    """The checks of :func:`multiproj._api.project` that follow dispatch (same messages)."""
+    if not method.supports(ball):
+        raise ValueError(
+            f"method={method.name!r} does not support the ball {ball.name!r}; "
+            f"it supports {', '.join(method.balls)}."
+        )
+    if method.name == "multilevel":  # 'axis' is not used
+        from ._validation import check_levels
+
+        return None, check_levels(levels, y.ndim, ball)
+    return _api._check_ball_axes(y, ball, axis), levels
+
+
 def _project_cpu(yt, radius, ball, method, axis, levels, out):
-    """CPU tensor: the NumPy API on a zero-copy view of the storage."""
+    """CPU tensor: the NumPy solver on a zero-copy view of the storage (validated as in
+    the NumPy API, without a second pass through it)."""
     arr = _numpy_view(yt)
+    axes, levels = _axes_levels(arr, ball, method, axis, levels)
+    solve = method.solver("numpy")
     if out is None:
-        res = _api.project(arr, radius, ball, method=method.name, axis=axis, levels=levels)
+        if arr.size == 0:
+            return yt.clone()
+        res = solve(arr, radius, ball, axes=axes, levels=levels, out=None)
         if np.may_share_memory(res, arr):  # never hand back the caller's storage
             res = res.copy()
         return torch.from_numpy(res)
+    if arr.size == 0:
+        return out
     od = out.detach()
     if od.is_neg():  # no writable view: compute, then copy into the storage
-        res = _api.project(arr, radius, ball, method=method.name, axis=axis, levels=levels)
+        res = solve(arr, radius, ball, axes=axes, levels=levels, out=None)
         with torch.no_grad():
             od.copy_(torch.from_numpy(res))
         return out
     same = od.data_ptr() == yt.data_ptr() and od.stride() == yt.stride()
-    oarr = arr if same else od.numpy()
-    _api.project(arr, radius, ball, method=method.name, axis=axis, levels=levels, out=oarr)
+    solve(arr, radius, ball, axes=axes, levels=levels, out=arr if same else od.numpy())
     _bump_version(out)
     return out
 
