@@ -357,3 +357,33 @@ def test_device_hook(device):
         opt.step()
         assert multiproj.norm(lin.weight, "l1,inf") <= 0.5 * (1 + 1e-5)
     assert lin.weight.device.type == device
+
+
+# --------------------------------------------------------------------------- prox
+PROX_NORMS = ["l1", "l1,2", "l1,inf"]
+
+
+@pytest.mark.parametrize("norm", PROX_NORMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("lam", [0.0, 0.7, 50.0])
+def test_prox_tensor_equals_numpy(norm, dtype, lam):
+    y = make_data("normal", (6, 9), dtype, seed=7)
+    ref = multiproj.prox(y, lam, norm, axis=0)
+    t = torch.from_numpy(y.copy())
+    res = multiproj.prox(t, lam, norm, axis=0)
+    assert isinstance(res, torch.Tensor) and res.dtype == t.dtype and res.data_ptr() != t.data_ptr()
+    np.testing.assert_array_equal(res.numpy(), ref)  # CPU: the NumPy code, bit for bit
+    np.testing.assert_array_equal(t.numpy(), y)
+    dev = _torch_ops.prox(t, lam, parse_ball(norm), axes=(0,))  # the device code path
+    rtol, atol = tol(dtype)
+    np.testing.assert_allclose(dev.numpy(), ref, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("norm", PROX_NORMS)
+def test_prox_device(device, norm):
+    y = make_data("normal", (5, 8), np.float32, seed=8)
+    ref = multiproj.prox(y, 0.5, norm, axis=1)
+    res = multiproj.prox(torch.from_numpy(y).to(device), 0.5, norm, axis=1)
+    assert res.device.type == device and res.dtype == torch.float32
+    np.testing.assert_allclose(res.cpu().numpy(), ref, rtol=2e-5, atol=2e-5)

@@ -53,6 +53,7 @@ __all__ = [
     "project_multilevel",
     "multilevel_norms",
     "norm",
+    "prox",
     "host_fallback",
 ]
 
@@ -333,6 +334,37 @@ def host_fallback(method: str, y, radius, ball: Ball, *, axes=None, levels=None,
     res = _api.project(arr, radius, ball, method=method, axis=axis, levels=levels)
     res_t = torch.from_numpy(res).to(y.device)
     return _finish(res_t, y, out)
+
+
+# --------------------------------------------------------------------------- prox
+def prox(y, lam: float, ball: Ball, *, axes=None) -> torch.Tensor:
+    r"""Proximal operator of ``lam * ||.||`` for the l1, l1,2 and l1,inf norms, in torch ops.
+
+    Moreau's identity ``prox_{lam f}(y) = y - P_{lam B*}(y)`` (``B*`` the dual unit ball),
+    as in :func:`multiproj._prox.prox`:
+
+    * l1: soft threshold at ``lam``;
+    * l1,2: group soft threshold, ``y_g * max(0, 1 - lam / ||y_g||_2)``;
+    * l1,inf: each group clipped at the threshold ``tau_g`` of its own projection onto the
+      l1 ball of radius ``lam`` (sort based, exact), and set to 0 when
+      ``||y_g||_1 <= lam`` [BEJ].
+    """
+    q = ball.inner
+    if ball.is_flat:
+        if not bool(torch.isfinite(y.abs().sum(dtype=torch.float64))):
+            raise_not_finite()
+        return soft_threshold(y, lam)
+    if q == "2":
+        v = finite_group_norms(y, "2", axes)
+        return apply_group_radii(y, None, "2", v, torch.clamp_min(v - lam, 0.0), axes)
+    s = finite_group_norms(y, "1", axes)
+    if lam == 0.0:
+        return y.clone()
+    a, perm = _rows(y.abs(), axes)
+    tau = l1_thresholds(a, torch.full((a.shape[0],), lam, dtype=torch.float64, device=y.device))
+    tau = tau.reshape(s.permute(perm).shape).permute(tuple(_inverse(perm)))
+    tau = torch.where(s <= lam, 0.0, torch.clamp_min(tau, 0.0)).to(y.dtype)
+    return torch.clamp(y, -tau, tau)
 
 
 # --------------------------------------------------------------------------- norms
