@@ -337,7 +337,8 @@ def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -
         qn, qm = ball.norms[-1], ball.norms[-2]
         v = np.empty(x3.shape[:2])
         w = np.empty(x3.shape[0])
-        norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
+        with _serial_if_small(x3.size):
+            norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
         if not np.isfinite(w).all():
             raise_not_finite()
         stages.append(_FusedStage(lay, x3, red, qn, qm, v, w))
@@ -370,7 +371,8 @@ def _project_stage_into(st, dst: np.ndarray, u: np.ndarray) -> None:
         if o3 is None:  # dst is laid out differently from y: go through a copy
             tmp = np.empty_like(st.x3)
             o3 = tmp
-        apply_two_levels(st.x3, Q_CODES[st.qn], Q_CODES[st.qm], st.v, st.vc, u, o3)
+        with _serial_if_small(st.x3.size):
+            apply_two_levels(st.x3, Q_CODES[st.qn], Q_CODES[st.qm], st.v, st.vc, u, o3)
         if tmp is not None:
             np.copyto(dst, st.lay.unview(tmp.reshape(st.lay.canonical)))
         return

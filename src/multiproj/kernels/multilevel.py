@@ -26,6 +26,10 @@ from .l1 import l1_threshold
 
 Q1, Q2, QINF = 1, 2, 3
 
+# at most this many parallel work items (ranges of blocks): buffers are allocated once per
+# item, and short rows (16 entries for 16^6) do not pay a per-block overhead
+_MAX_CHUNKS = 1024
+
 
 @njit(**JIT_OPTIONS)
 def _vec_norm(x, q):
@@ -69,46 +73,74 @@ def _vec_norm(x, q):
     return np.sqrt(a0 + a1)
 
 
+@njit(**JIT_OPTIONS)
+def _row_norm3(x, g, m, q):
+    """``||x[g, m, :]||_q`` in float64; NaN when the row holds NaN or inf and q = inf (the
+    sums of q = 1, 2 are NaN or inf by themselves)."""
+    N = x.shape[2]
+    a0 = 0.0
+    a1 = 0.0
+    i = 0
+    if q == QINF:
+        # max is exact in any order; NaN (which max drops) is flagged on the side with an
+        # OR, which carries no floating-point latency chain
+        bad = False
+        a2 = 0.0
+        a3 = 0.0
+        while i + 4 <= N:
+            t0 = abs(x[g, m, i])
+            t1 = abs(x[g, m, i + 1])
+            t2 = abs(x[g, m, i + 2])
+            t3 = abs(x[g, m, i + 3])
+            bad |= (t0 != t0) | (t1 != t1) | (t2 != t2) | (t3 != t3)
+            a0 = t0 if t0 > a0 else a0
+            a1 = t1 if t1 > a1 else a1
+            a2 = t2 if t2 > a2 else a2
+            a3 = t3 if t3 > a3 else a3
+            i += 4
+        while i < N:
+            t0 = abs(x[g, m, i])
+            bad |= t0 != t0
+            a0 = t0 if t0 > a0 else a0
+            i += 1
+        if bad:
+            return np.nan
+        a0 = a0 if a0 > a1 else a1
+        a2 = a2 if a2 > a3 else a3
+        return a0 if a0 > a2 else a2
+    if q == Q1:
+        while i + 2 <= N:
+            a0 += abs(x[g, m, i])
+            a1 += abs(x[g, m, i + 1])
+            i += 2
+        if i < N:
+            a0 += abs(x[g, m, i])
+        return a0 + a1
+    while i + 2 <= N:
+        t0 = float(x[g, m, i])
+        t1 = float(x[g, m, i + 1])
+        a0 += t0 * t0
+        a1 += t1 * t1
+        i += 2
+    if i < N:
+        t0 = float(x[g, m, i])
+        a0 += t0 * t0
+    return np.sqrt(a0 + a1)
+
+
 @njit(**PARALLEL_OPTIONS)
 def norms_two_levels(x, qn, qm, v, w):
     """``v[g, m] = ||x[g, m, :]||_qn`` and ``w[g] = ||v[g, :]||_qm`` (float64).
 
     A non-finite entry of ``x`` makes ``w[g]`` NaN or inf (checked by the caller)."""
     G, M, N = x.shape
-    for g in prange(G):
-        xg = x[g]
-        vg = v[g]
-        for m in range(M):
-            vg[m] = _vec_norm(xg[m], qn)
-        w[g] = _vec_norm(vg, qm)
-
-
-@njit(**JIT_OPTIONS)
-def _project_row(x, vn, r, qn, out, buf):
-    """Project the 1-D row ``x`` (l_qn norm ``vn``) onto the l_qn ball of radius ``r``."""
-    N = x.shape[0]
-    if r <= 0.0:
-        out[:] = 0.0
-    elif r >= vn:
-        out[:] = x
-    elif qn == QINF:  # clip keeping signs
-        for i in range(N):
-            z = x[i]
-            z = z if z < r else r
-            out[i] = z if z > -r else -r
-    elif qn == Q2:  # scale
-        s = r / vn
-        for i in range(N):
-            out[i] = x[i] * s
-    else:  # soft threshold at the l1 threshold [CON]
-        tau, _ = l1_threshold(x, r, buf)
-        for i in range(N):
-            z = x[i]
-            t = abs(z) - tau
-            if t > 0.0:
-                out[i] = t if z >= 0.0 else -t
-            else:
-                out[i] = 0.0
+    nchunks = min(G, _MAX_CHUNKS)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
+        for g in range(c * step, min(G, (c + 1) * step)):
+            for m in range(M):
+                v[g, m] = _row_norm3(x, g, m, qn)
+            w[g] = _vec_norm(v[g], qm)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -118,33 +150,65 @@ def apply_two_levels(x, qn, qm, v, w, u, out):
     Block ``g`` has norm ``w[g]`` and radius ``u[g]``: zero when ``u[g] <= 0``, unchanged
     when ``u[g] >= w[g]``; otherwise its rows get the radii ``r = P_qm(v[g, :], u[g])``
     (qm = inf: ``min(v, u)``; 2: ``v u / w``; 1: ``max(v - tau, 0)``) and row ``m`` is
-    projected onto the l_qn ball of radius ``r[m]``.
+    projected onto the l_qn ball of radius ``r[m]`` (inf: clip keeping signs; 2: scale;
+    1: soft threshold at the row's l1 threshold [CON]).
     """
     G, M, N = x.shape
-    for g in prange(G):
-        ug = u[g]
-        xg = x[g]
-        og = out[g]
-        if ug <= 0.0:
-            og[:, :] = 0.0
-            continue
-        if ug >= w[g]:
-            og[:, :] = xg
-            continue
-        vg = v[g]
+    nchunks = min(G, _MAX_CHUNKS)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
         r = np.empty(M)
-        if qm == QINF:
+        bufm = np.empty(M if qm == Q1 else 1)
+        bufn = np.empty(N if qn == Q1 else 1)
+        for g in range(c * step, min(G, (c + 1) * step)):
+            ug = u[g]
+            if ug <= 0.0:
+                for m in range(M):
+                    for i in range(N):
+                        out[g, m, i] = 0.0
+                continue
+            if ug >= w[g]:
+                for m in range(M):
+                    for i in range(N):
+                        out[g, m, i] = x[g, m, i]
+                continue
+            # radii of the rows of block g: U_{k-1}[g, :] = P_qm(V_{k-1}[g, :], u[g])
+            if qm == QINF:
+                for m in range(M):
+                    r[m] = v[g, m] if v[g, m] < ug else ug
+            elif qm == Q2:
+                s = ug / w[g]
+                for m in range(M):
+                    r[m] = v[g, m] * s
+            else:
+                tau, _ = l1_threshold(v[g], ug, bufm)
+                for m in range(M):
+                    t = v[g, m] - tau
+                    r[m] = t if t > 0.0 else 0.0
             for m in range(M):
-                r[m] = vg[m] if vg[m] < ug else ug
-        elif qm == Q2:
-            s = ug / w[g]
-            for m in range(M):
-                r[m] = vg[m] * s
-        else:
-            tau, _ = l1_threshold(vg, ug, np.empty(M))
-            for m in range(M):
-                t = vg[m] - tau
-                r[m] = t if t > 0.0 else 0.0
-        buf = np.empty(N if qn == Q1 else 1)
-        for m in range(M):
-            _project_row(xg[m], vg[m], r[m], qn, og[m], buf)
+                rm = r[m]
+                vm = v[g, m]
+                if rm <= 0.0:
+                    for i in range(N):
+                        out[g, m, i] = 0.0
+                elif rm >= vm:
+                    for i in range(N):
+                        out[g, m, i] = x[g, m, i]
+                elif qn == QINF:  # clip keeping signs: min(max(x, -r), r)
+                    for i in range(N):
+                        z = x[g, m, i]
+                        z = z if z < rm else rm
+                        out[g, m, i] = z if z > -rm else -rm
+                elif qn == Q2:
+                    s = rm / vm
+                    for i in range(N):
+                        out[g, m, i] = x[g, m, i] * s
+                else:
+                    tau, _ = l1_threshold(x[g, m], rm, bufn)
+                    for i in range(N):
+                        z = x[g, m, i]
+                        t = abs(z) - tau
+                        if t > 0.0:
+                            out[g, m, i] = t if z >= 0.0 else -t
+                        else:
+                            out[g, m, i] = 0.0
