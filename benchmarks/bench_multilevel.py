@@ -154,13 +154,11 @@ def bench_levels(Y, log2_size, threads, repeats, order):
     out = np.empty_like(y)
     targets[0] = out
 
-    from multiproj.kernels.multilevel import norms_two_levels
-
     def agg(st):
         if st.fused:
             v = np.empty(st.x3.shape[:2])
             w = np.empty(st.x3.shape[0])
-            return lambda: norms_two_levels(st.x3, backend.Q_CODES[st.qn], backend.Q_CODES[st.qm], v, w)
+            return lambda: backend.fused_norms(st.x3, st.qn, st.qm, v, w)
         def run():
             with backend._serial_if_small(st.xc.size):
                 backend.group_norms(st.xc, st.q)

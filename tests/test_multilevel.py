@@ -254,7 +254,7 @@ def test_input_policy():
     assert "multilevel" in multiproj.METHODS
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
 def test_non_finite_raises_before_writing(bad, path):
     y = make_data("normal", (3, 4, 5), np.float64)
     y[1, 2, 3] = bad

@@ -260,7 +260,7 @@ class _FusedStage:
 
 # Passes over fewer entries than this run on the calling thread: waking the other threads
 # costs more than the work (and, on a busy machine, a scheduler time slice).
-_SERIAL_BELOW = 1 << 15
+_SERIAL_BELOW = 1 << 18
 
 
 class _serial_if_small:
@@ -316,6 +316,19 @@ def _fused_view(y: np.ndarray, levels) -> tuple | None:
     return None if x3 is None else (lay, x3)
 
 
+def fused_norms(x3: np.ndarray, qn: str, qm: str, v: np.ndarray, w: np.ndarray) -> None:
+    """First pass of the fused two innermost levels: ``v[g, m] = ||x3[g, m, :]||_qn`` and
+    ``w[g] = ||v[g, :]||_qm`` (float64 outputs).  q = inf on float64 data runs on the
+    integer bits (see ``norms_two_levels_linf64``)."""
+    from .kernels.multilevel import norms_two_levels, norms_two_levels_linf64
+
+    with _serial_if_small(x3.size):
+        if qn == "inf" and x3.dtype == np.float64:
+            norms_two_levels_linf64(x3.view(np.int64), Q_CODES[qm], v, w)
+        else:
+            norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
+
+
 def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -> list:
     """Aggregate from the inside out [MLP s.4]: ``V_k = |y|``, ``V_{l-1} = ||V_l||_{q_l}``
     over level ``l``'s axes.  Returns the stages innermost first; ``stages[-1].vc`` is
@@ -330,15 +343,12 @@ def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -
     top = len(levels) - 1
     fv = _fused_view(y, levels) if fuse and len(levels) >= 3 else None
     if fv is not None:
-        from .kernels.multilevel import norms_two_levels
-
         lay, x3 = fv
         red = tuple(sorted(levels[-2] + levels[-1]))
         qn, qm = ball.norms[-1], ball.norms[-2]
         v = np.empty(x3.shape[:2])
         w = np.empty(x3.shape[0])
-        with _serial_if_small(x3.size):
-            norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
+        fused_norms(x3, qn, qm, v, w)
         if not np.isfinite(w).all():
             raise_not_finite()
         stages.append(_FusedStage(lay, x3, red, qn, qm, v, w))

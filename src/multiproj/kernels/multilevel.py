@@ -143,6 +143,33 @@ def norms_two_levels(x, qn, qm, v, w):
             w[g] = _vec_norm(v[g], qm)
 
 
+# |x| of a float64 as int64 bits: clear the sign bit
+_ABS_BITS64 = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+@njit(**PARALLEL_OPTIONS)
+def norms_two_levels_linf64(xb, qm, v, w):
+    """``norms_two_levels`` for q_k = inf and float64 data given as its int64 bits ``xb``.
+
+    With the sign bit cleared, the bit patterns of non-negative float64 numbers order like
+    their values and NaN lies above inf, so an integer max over a row is the bit pattern
+    of ``max |x|`` that propagates NaN by itself: no side check, and the loop vectorises
+    without fast-math (the float max with a NaN check does not)."""
+    G, M, N = xb.shape
+    vb = v.view(np.int64)
+    nchunks = min(G, _MAX_CHUNKS)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
+        for g in range(c * step, min(G, (c + 1) * step)):
+            for m in range(M):
+                a = np.int64(0)
+                for i in range(N):
+                    t = xb[g, m, i] & _ABS_BITS64
+                    a = t if t > a else a
+                vb[g, m] = a
+            w[g] = _vec_norm(v[g], qm)
+
+
 @njit(**PARALLEL_OPTIONS)
 def apply_two_levels(x, qn, qm, v, w, u, out):
     """Second pass of the two innermost levels; ``out`` may be ``x`` itself.
