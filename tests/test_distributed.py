@@ -224,3 +224,22 @@ def test_sizes_helper_covers_every_split():
             s = _sizes(9, world, split)
             assert len(s) == world and sum(s) == 9
     assert _sizes(9, 3, "empty")[-1] == 0 and _sizes(9, 3, "uneven")[0] == 1
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("axes", [(1,), (0, 2)])
+def test_local_l1_sums_dense_then_compacted(order, axes):
+    """The per-group sums/counts above tau used by the collective l1 thresholds, in both of
+    their modes (dense passes, then a list of the few remaining entries)."""
+    a = np.asarray(make_data("normal", (6, 40, 5), np.float64, seed=1), order=order)
+    kshape = tuple(1 if k in axes else s for k, s in enumerate(a.shape))
+    st = mpd._HostL1(a, axes, kshape)
+    scale = 1.0 + np.arange(int(np.prod(kshape))).reshape(kshape) / 30
+    b = np.abs(a)
+    for t in (0.0, 0.5, 1.5, 2.2, 2.6, 3.5):  # tau only grows, as in the iteration
+        tau = t * scale
+        S, C = st.sums(tau.reshape(-1))
+        mask = b > tau
+        np.testing.assert_allclose(S, (b * mask).sum(axis=axes).reshape(-1), rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(C, mask.sum(axis=axes).reshape(-1))
+    assert st.cand is not None  # the list mode was reached

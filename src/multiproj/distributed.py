@@ -294,13 +294,8 @@ class _HostOps:
     def empty64(self, like):
         return np.empty(like.shape)
 
-    def sums_above(self, a, axes, tau):
-        """Sum and count of the entries with ``|a| > tau`` per group (``tau`` keepdims)."""
-        b = np.abs(a)
-        mask = b > tau
-        s = np.sum(np.where(mask, b, 0), axis=axes, keepdims=True, dtype=np.float64)
-        c = np.sum(mask, axis=axes, keepdims=True, dtype=np.float64)
-        return s, c
+    def l1_state(self, a, axes, kshape):
+        return _HostL1(a, axes, kshape)
 
     def soft(self, a, tau, out):
         """``sign(a) * max(|a| - tau, 0)`` (in float64, rounded once into ``out``)."""
@@ -337,13 +332,8 @@ class _DeviceOps:
         torch, _ = _torch()
         return torch.empty(like.shape, dtype=torch.float64, device=self.x.device)
 
-    def sums_above(self, a, axes, tau):
-        torch, _ = _torch()
-        b = a.abs()
-        mask = b > self.back(tau)  # compared in float64
-        s = torch.where(mask, b, 0).sum(dim=tuple(axes), keepdim=True, dtype=torch.float64)
-        c = mask.sum(dim=tuple(axes), keepdim=True, dtype=torch.float64)
-        return s.cpu().numpy(), c.cpu().numpy()
+    def l1_state(self, a, axes, kshape):
+        return _DeviceL1(self, a, axes, kshape)
 
     def soft(self, a, tau, out):
         return self.t.soft_threshold(a, self.back(tau), out=out)
@@ -356,6 +346,66 @@ class _DeviceOps:
         if isinstance(arr, np.ndarray):
             return torch.from_numpy(arr).to(self.x.device)
         return arr
+
+
+class _HostL1:
+    """Sums and counts of the local entries ``|a| > tau`` of every group, for the collective
+    l1 thresholds.  Dense passes over the canonical view (no transposed copy) while many
+    entries are above ``tau``; then the few remaining entries are kept in a list (``tau``
+    only grows, so the list only shrinks) and the sums cost O(list length)."""
+
+    COMPACT = 0.1  # switch to the list when fewer than this fraction of entries remain
+
+    def __init__(self, a, axes, kshape):
+        from ._layout import group_layout
+        from ._numpy import _canonical_groups
+
+        self.G = int(np.prod(kshape))
+        self.cand = None
+        if a.size == 0:
+            self.b = None
+            return
+        lay = group_layout(a, axes)
+        self.b = np.abs(lay.gather(a))
+        A, _, B = self.b.shape
+        self.cshape = (A, 1, B)
+        # knum[canonical group] = its index in keepdims (C) order, the order shared by ranks
+        knum = np.arange(self.G, dtype=np.float64).reshape(kshape)
+        self.knum = _canonical_groups(lay, knum, axes).reshape(-1).astype(np.int64)
+
+    def sums(self, tf):
+        """``(S, C)``: float64 keepdims-flat sums and counts of the entries above ``tf``."""
+        S, C = np.zeros(self.G), np.zeros(self.G)
+        if self.b is None and self.cand is None:  # an empty shard
+            return S, C
+        if self.cand is None:
+            mask = self.b > tf[self.knum].reshape(self.cshape)
+            S[self.knum] = np.sum(self.b * mask, axis=1, dtype=np.float64).reshape(-1)
+            C[self.knum] = np.count_nonzero(mask, axis=1).reshape(-1)
+            if C.sum() < self.COMPACT * self.b.size:
+                ia, _, ib = np.nonzero(mask)
+                self.cand = (self.b[mask], self.knum[ia * self.cshape[2] + ib])
+                self.b = None
+            return S, C
+        vals, gid = self.cand
+        keep = vals > tf[gid]
+        self.cand = vals, gid = vals[keep], gid[keep]
+        return (np.bincount(gid, weights=vals, minlength=self.G),
+                np.bincount(gid, minlength=self.G).astype(np.float64))
+
+
+class _DeviceL1:
+    """:class:`_HostL1` in torch operations (dense passes only)."""
+
+    def __init__(self, ops, a, axes, kshape):
+        self.ops, self.b, self.axes, self.kshape = ops, a.abs(), tuple(axes), kshape
+
+    def sums(self, tf):
+        torch, _ = _torch()
+        mask = self.b > self.ops.back(tf.reshape(self.kshape))  # compared in float64
+        s = torch.where(mask, self.b, 0).sum(dim=self.axes, keepdim=True, dtype=torch.float64)
+        c = mask.sum(dim=self.axes, keepdim=True, dtype=torch.float64)
+        return s.reshape(-1).cpu().numpy(), c.reshape(-1).cpu().numpy()
 
 
 def _make_ops(shard):
@@ -460,12 +510,15 @@ def _collective_l1_thresholds(a, axes, v, u, plan, shapes, ops, dist, group, dev
     act = np.flatnonzero((uf > 0.0) & (uf < vf))
     tf[act] = (vf[act] - uf[act]) / n_full  # below the threshold: Newton from the left
     count = np.full(act.size, n_full)  # entries above the current tau (all, at the start)
+    live = np.zeros(tf.size, dtype=bool)
+    live[act] = True
+    state = ops.l1_state(a, axes, tau.shape)
     for _ in range(int(n_full) + 2):
         if act.size == 0:
             break
         CommStats._iter()
-        s, c = ops.sums_above(a, axes, tau)
-        t = _to_comm(np.concatenate([s.reshape(-1)[act], c.reshape(-1)[act]]), dev)
+        s, c = state.sums(np.where(live, tf, np.inf))
+        t = _to_comm(np.concatenate([s[act], c[act]]), dev)
         dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
         CommStats._add("bytes_norms", t.numel() * 8)
         sc = t.cpu().numpy()
@@ -473,6 +526,7 @@ def _collective_l1_thresholds(a, axes, v, u, plan, shapes, ops, dist, group, dev
         done = c_a == count  # the active set did not change: tau is exact
         new = np.maximum(tf[act], (s_a - uf[act]) / np.maximum(c_a, 1.0))
         tf[act[~done]] = new[~done]
+        live[act[done]] = False
         act, count = act[~done], c_a[~done]
     return tau
 
