@@ -12,7 +12,8 @@ Usage::
 
     python benchmarks/bench_torch.py            # full
     python benchmarks/bench_torch.py --quick    # fewer sizes and repeats
-    python benchmarks/bench_torch.py --threads 1   # Numba and torch threads (a loaded machine)
+    python benchmarks/bench_torch.py --threads 1 --cpu-time   # one thread, CPU clock
+                                                # (robust when the machine is loaded)
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ import multiproj
 import multiproj.nn as mpn
 
 
+CLOCK = time.perf_counter
+
+
 def _interleaved(fa, fb, repeat: int, warmup: int = 2) -> tuple[float, float]:
     """Medians of ``fa`` and ``fb`` timed alternately."""
     for _ in range(warmup):
@@ -35,11 +39,11 @@ def _interleaved(fa, fb, repeat: int, warmup: int = 2) -> tuple[float, float]:
         fb()
     ta, tb = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fa()
-        t1 = time.perf_counter()
+        t1 = CLOCK()
         fb()
-        t2 = time.perf_counter()
+        t2 = CLOCK()
         ta.append(t1 - t0)
         tb.append(t2 - t1)
     return float(np.median(ta)), float(np.median(tb))
@@ -139,12 +143,19 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both Numba and torch (default: their defaults)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time with the process CPU clock instead of wall time: robust on a "
+                   "loaded machine, meaningful with --threads 1")
     args = p.parse_args(argv)
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
     if args.threads is not None:
         multiproj.set_num_threads(args.threads)
         torch.set_num_threads(args.threads)
     print_machine()
-    print(f"numba threads: {multiproj.get_num_threads()}, torch threads: {torch.get_num_threads()}")
+    print(f"numba threads: {multiproj.get_num_threads()}, torch threads: {torch.get_num_threads()}, "
+          f"clock: {'process CPU time' if args.cpu_time else 'wall'}")
     bench_overhead(args.quick)
     bench_hook(args.quick)
     return 0

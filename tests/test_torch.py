@@ -387,3 +387,13 @@ def test_prox_device(device, norm):
     res = multiproj.prox(torch.from_numpy(y).to(device), 0.5, norm, axis=1)
     assert res.device.type == device and res.dtype == torch.float32
     np.testing.assert_allclose(res.cpu().numpy(), ref, rtol=2e-5, atol=2e-5)
+
+
+def test_flat_l1_prefilter_path(monkeypatch):
+    """The Michelot pre-filter used for long vectors gives the same threshold."""
+    y = make_data("ties", (40, 50), np.float64, seed=9)
+    ref = naive.proj_l1(y, 25.0).reshape(y.shape)
+    for limit in (1 << 20, 10):
+        monkeypatch.setattr(_torch_ops, "_SORT_DIRECTLY", limit)
+        res = _torch_ops.project_flat(torch.from_numpy(y), 25.0, parse_ball("l1"))
+        np.testing.assert_allclose(res.numpy(), ref, rtol=1e-12, atol=1e-12)

@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 _ORD = {"1": 1.0, "2": 2.0, "inf": math.inf}
+_SORT_DIRECTLY = 1 << 20  # vectors up to this length are sorted without pre-filtering
 
 
 # --------------------------------------------------------------------------- helpers
@@ -123,13 +124,15 @@ def _flat_l1_threshold(a: torch.Tensor, radius: float, total: torch.Tensor) -> t
     """Threshold of the l1 projection of the flat vector ``a = |y|`` (``total = sum(a)``,
     ``total > radius > 0``), as a 0-d float64 tensor.
 
-    Michelot's bound ``tau >= (sum(a) - r) / n`` discards entries that cannot be active,
-    once or twice, before the exact sort-based threshold of the remaining candidates.
+    For long vectors, Michelot's bound ``tau >= (sum(a) - r) / n`` first discards entries
+    that cannot be active (twice, each a masked selection), then the remaining candidates
+    get the exact sort-based threshold; short vectors (e.g. the group norms of the
+    bi-level projection) are sorted directly.
     """
     cand = a
     n = a.numel()
     bound = (total - radius) / n
-    for _ in range(2):
+    for _ in range(2 if n > _SORT_DIRECTLY else 0):
         keep = cand > _round_down(bound, cand.dtype)
         cand = cand[keep]
         if cand.numel() == 0:  # rounding only: every entry sits at the bound
