@@ -447,10 +447,19 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
     """Exact ``theta*`` from the compact data by Newton from the left, starting at the
     lower bound ``theta``.  Writes ``mu`` for the groups ``cand``; returns
     ``(theta*, ok)`` where ``ok`` is False if the compact data could not represent the
-    solution (the caller then retries with full bands)."""
+    solution (the caller then retries with full bands).
+
+    Each Newton step solves ``F = r`` on the linear piece of ``F`` at the current theta,
+    so the last step is exact.  That last solve is done with the sums shifted by the
+    largest active sum, ``mu_j = (S_j - S_ref - t') / k_j`` with ``t' = theta - S_ref``:
+    this keeps ``mu`` accurate when ``r`` is far below the rounding of ``theta ~ s_j``.
+    """
     G = s.shape[0]
     ptr = np.zeros(G, dtype=np.int64)
     ssum = np.zeros(G)
+    kk = np.zeros(G)
+    rec_k = np.zeros(G)
+    rec_s = np.zeros(G)
     nc = cand.shape[0]
     for it in range(max_iter):
         f = 0.0
@@ -460,12 +469,18 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
             v, k = _group_mu(theta, j, s, band, off, blen, cnt_a, sum_a, ptr, ssum)
             if k < 0.0:
                 return theta, False
-            mu[j] = v
+            kk[j] = k
             if k > 0.0:
                 d += 1.0 / k
             f += v
         if it == 0 and f < r * (1.0 - 1e-12):
             return theta, False  # theta is not a lower bound
+        if f >= r:
+            # the linear piece at the last theta with F >= r holds the root
+            for q in range(nc):
+                j = cand[q]
+                rec_k[j] = kk[j]
+                rec_s[j] = sum_a[j] + ssum[j]
         if f <= r or d == 0.0:
             break
         nxt = theta + (f - r) / d
@@ -474,14 +489,34 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
         theta = nxt
     else:
         return theta, False
+    # exact solve on the recorded linear piece, sums shifted by the largest one
+    D = 0.0
+    sref = -np.inf
+    for q in range(nc):
+        j = cand[q]
+        if rec_k[j] > 0.0:
+            D += 1.0 / rec_k[j]
+            sref = max(sref, rec_s[j])
+    if D == 0.0:
+        return theta, False
+    acc = 0.0
+    for q in range(nc):
+        j = cand[q]
+        if rec_k[j] > 0.0:
+            acc += (rec_s[j] - sref) / rec_k[j]
+    tp = (acc - r) / D
+    theta = sref + tp
+    for q in range(nc):
+        j = cand[q]
+        mu[j] = (rec_s[j] - sref - tp) / rec_k[j] if rec_k[j] > 0.0 else 0.0
     if theta > thi * (1.0 + 1e-9) + 1e-300:
         return theta, False
     # the band must hold the threshold: lo <= mu <= hi (up to rounding)
     for q in range(nc):
         j = cand[q]
-        if mu[j] > 0.0:
+        if rec_k[j] > 0.0:
             tol = 1e-9 * hi[j] + 1e-300
-            if mu[j] < lo[j] - tol or mu[j] > hi[j] + tol:
+            if mu[j] < min(lo[j], 0.0) - tol or mu[j] < lo[j] - tol or mu[j] > hi[j] + tol:
                 return theta, False
     return theta, True
 
