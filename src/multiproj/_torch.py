@@ -12,10 +12,11 @@ CPU tensors
     :mod:`multiproj._layout`), or for a tensor with the negative bit set
     (``torch._neg_view``), which is resolved first.
 CUDA (and other device) tensors
-    run torch operations on the tensor's device (:mod:`multiproj._torch_ops`); no data
-    leaves the device, except for methods that have no device algorithm (exact l1,inf and
-    the multi-level method), which copy to the host, run the NumPy solver and copy back
-    (see the method's entry in :data:`multiproj.METHODS`).
+    run torch operations on the tensor's device (:mod:`multiproj._torch_ops`, the
+    ``"torch"`` solver of the method in :data:`multiproj.METHODS`); no data leaves the
+    device, except where no device algorithm exists: exact l1,inf, and any method
+    registered without a ``"torch"`` solver, copy to the host, run the NumPy solver and
+    copy the result back (:func:`multiproj._torch_ops.host_fallback`).
 
 In every case the projection is applied to the data, outside autograd: the result does not
 require grad and has no ``grad_fn`` (the projection is a non-smooth constraint step, not a
