@@ -297,13 +297,13 @@ class _HostOps:
     def l1_state(self, a, axes, kshape):
         return _HostL1(a, axes, kshape)
 
-    def soft(self, a, tau, out):
-        """``sign(a) * max(|a| - tau, 0)`` (in float64, rounded once into ``out``)."""
-        t = np.abs(a) - tau
-        np.maximum(t, 0.0, out=t)
-        np.copysign(t, a, out=t)
-        np.copyto(out, t, casting="same_kind")
-        return out
+    def soft(self, a, axes, tau, out):
+        """``sign(a) * max(|a| - tau, 0)`` per group, as ``a - clip(a, -tau, tau)`` with the
+        clipping kernel (l_inf radii ``tau``; groups with ``tau = inf`` become 0)."""
+        from ._numpy import apply_group_radii_keepdims
+
+        clipped = apply_group_radii_keepdims(a, axes, "inf", np.full(tau.shape, np.inf), tau)
+        return np.subtract(a, clipped, out=out)
 
     def host(self, arr):
         return arr
@@ -335,7 +335,7 @@ class _DeviceOps:
     def l1_state(self, a, axes, kshape):
         return _DeviceL1(self, a, axes, kshape)
 
-    def soft(self, a, tau, out):
+    def soft(self, a, axes, tau, out):
         return self.t.soft_threshold(a, self.back(tau), out=out)
 
     def host(self, arr):
@@ -350,9 +350,9 @@ class _DeviceOps:
 
 class _HostL1:
     """Sums and counts of the local entries ``|a| > tau`` of every group, for the collective
-    l1 thresholds.  Dense passes over the canonical view (no transposed copy) while many
+    l1 thresholds.  One kernel pass over the canonical view (no copy) per step while many
     entries are above ``tau``; then the few remaining entries are kept in a list (``tau``
-    only grows, so the list only shrinks) and the sums cost O(list length)."""
+    only grows, so the list only shrinks) and a step costs O(list length)."""
 
     COMPACT = 0.1  # switch to the list when fewer than this fraction of entries remain
 
@@ -366,7 +366,7 @@ class _HostL1:
             self.b = None
             return
         lay = group_layout(a, axes)
-        self.b = np.abs(lay.gather(a))
+        self.b = lay.gather(a)  # the canonical view (signed; the kernel takes |x|)
         A, _, B = self.b.shape
         self.cshape = (A, 1, B)
         # knum[canonical group] = its index in keepdims (C) order, the order shared by ranks
@@ -379,12 +379,18 @@ class _HostL1:
         if self.b is None and self.cand is None:  # an empty shard
             return S, C
         if self.cand is None:
-            mask = self.b > tf[self.knum].reshape(self.cshape)
-            S[self.knum] = np.sum(self.b * mask, axis=1, dtype=np.float64).reshape(-1)
-            C[self.knum] = np.count_nonzero(mask, axis=1).reshape(-1)
-            if C.sum() < self.COMPACT * self.b.size:
+            from .kernels.above import sums_above
+
+            A, _, B = self.cshape
+            tc = np.ascontiguousarray(tf[self.knum].reshape(A, B))
+            sc, cc = np.empty((A, B)), np.empty((A, B))
+            sums_above(self.b, tc, sc, cc)
+            S[self.knum], C[self.knum] = sc.reshape(-1), cc.reshape(-1)
+            if C.sum() < self.COMPACT * self.b.size:  # few entries left: keep them in a list
+                absb = np.abs(self.b)
+                mask = absb > tc.reshape(self.cshape)
                 ia, _, ib = np.nonzero(mask)
-                self.cand = (self.b[mask], self.knum[ia * self.cshape[2] + ib])
+                self.cand = (absb[mask], self.knum[ia * B + ib])
                 self.b = None
             return S, C
         vals, gid = self.cand
@@ -488,7 +494,7 @@ def _project_levels(out, plan, shapes, v_inner, ops, dist, group, dev):
         if lvl == s and q == "1":
             tau = _collective_l1_thresholds(vs[lvl], axes, ops.host(vs[lvl - 1]), ops.host(u),
                                             plan, shapes, ops, dist, group, dev)
-            u = ops.soft(vs[lvl], tau, dst)
+            u = ops.soft(vs[lvl], axes, tau, dst)
         else:
             u = ops.apply(vs[lvl], axes, q, vs[lvl - 1], u, dst)
     return out
