@@ -216,7 +216,10 @@ def test_random_tensors_match_reference(data):
     frac = data.draw(st.sampled_from([0.0, 0.1, 0.5, 0.95, 2.0]))
     y = make_data(data.draw(st.sampled_from(["normal", "ties", "sparse"])), shape, np.float64, seed=1)
     r = frac * naive.multilevel_norm(y, norms, levels)
-    x = project_ml(y, r, norms, levels)
+    fused = data.draw(st.booleans(), label="fused")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_numpy, "_FUSED_MIN_BLOCKS", 1 if fused else 1 << 62)
+        x = project_ml(y, r, norms, levels)
     close(x, naive.multilevel(y, r, norms, levels), np.float64, f"{norms} {levels}")
 
 
