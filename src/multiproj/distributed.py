@@ -30,6 +30,14 @@ Only step 2 is global, and it needs the group norms only.  Two cases:
   one, ``(sum of the active |x| - u_g) / #active`` (the same formula as Condat's final step
   [CON]), with no tolerance.  It takes a few iterations in practice (at most the group size).
 
+Multi-level balls [MLP s.4] (``method="multilevel"``, ``levels`` outermost first) are
+the same chain level by level: norms from the inside out, projections from the outside
+in.  The level that contains ``shard_axis`` is the one reduced across ranks (gathered if
+it is the outermost level, all-reduced otherwise, with the collective l1 thresholds for an
+l1 norm); the levels inside it are local, and the levels outside it work on norms that
+are then identical on every rank and are computed redundantly (they are small).  The
+bi-level projection is the two-level case ``(group axes, axis)``.
+
 Flat balls (``"l1"``, ``"l2"``, ``"linf"``) are the same computation with a single group
 (every axis reduced), so ``method="exact"`` is accepted for them, for ``"l1,1"`` (the flat
 l1 ball, as in :func:`multiproj.project`) and for ``"l1,2"`` (exact = bi-level).
@@ -41,7 +49,8 @@ received (groups split) or one ``all_reduce`` of ``n_groups`` float64 (split ins
 plus, for l1,1 split inside groups, the iterations above.  The tensor itself never moves.
 
 CPU tensors are processed in place of their memory through NumPy views (``Tensor.numpy()``,
-no copy) with the Numba kernels of :mod:`multiproj._numpy`.  CUDA tensors use the torch
+no copy) with the Numba kernels of :mod:`multiproj._numpy` (and, for the collective l1
+thresholds, :mod:`multiproj.kernels.above`).  CUDA tensors use the torch
 primitives of ``multiproj._torch_ops`` when that module provides them, otherwise they are
 copied to the host and back (the communication stays O(number of groups) either way).
 Backends: gloo (CPU tensors), NCCL (communication vectors placed on the current CUDA
