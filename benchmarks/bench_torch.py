@@ -129,7 +129,11 @@ def bench_hook(quick: bool) -> float:
     rep = mpn.sparsity_report(model[0])["weight"]
     h.remove()
     t_without = _interleaved(step, step, repeat)[0]
+    dst = torch.empty_like(w)
+    t_copy = _interleaved(lambda: dst.copy_(w.detach()), step, repeat)[0]
     print(f"Adam step (forward + backward + step): {t_step * 1e3:8.3f} ms")
+    print(f"copy of the weight (dst.copy_(w)):      {t_copy * 1e3:8.3f} ms "
+          f"(projection = {t_proj / t_copy:.2f} x copy)")
     print(f"projection of the 100x20000 weight:     {t_proj * 1e3:8.3f} ms "
           f"= {100 * t_proj / t_step:.1f}% of a step (target <= 10%)")
     print(f"step with the hook / without:          {t_with * 1e3:8.3f} / {t_without * 1e3:.3f} ms "

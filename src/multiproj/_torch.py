@@ -43,13 +43,14 @@ _FLOATS = (torch.float32, torch.float64)
 
 # --------------------------------------------------------------------------- checks
 def _as_float_tensor(y, name: str = "y") -> torch.Tensor:
-    """The tensor as float32/float64 (no copy when it already is one), detached."""
+    """The tensor as float32/float64 (no copy when it already is one), without autograd
+    history (detached when it requires grad)."""
     if y.layout != torch.strided:
         raise TypeError(
             f"The '{name}' parameter must be a dense (strided) tensor. Got layout {y.layout} instead."
         )
     if y.dtype in _FLOATS:
-        return y.detach()
+        return y.detach() if y.requires_grad else y
     if y.is_complex():
         raise TypeError(
             f"The '{name}' parameter must be a real (float, int or bool) tensor. "
@@ -118,7 +119,7 @@ def project(y, radius, ball: Ball, *, method: Method, axis=0, levels=None, out=N
     or ``out``."""
     yt = _as_float_tensor(y)
     out = _check_out(out, yt)
-    if yt.device.type == "cpu":  # Numba kernels on a zero-copy view
+    if yt.is_cpu:  # Numba kernels on a zero-copy view
         return _project_cpu(yt, radius, ball, method, axis, levels, out)
     axes, levels = _axes_levels(yt, ball, method, axis, levels)
     if yt.numel() == 0:
@@ -201,7 +202,7 @@ def project_(y, radius, ball, *, method="exact", axis=0, levels=None):
 def norm(y, ball: Ball, *, axis=0, levels=None) -> float:
     """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device)."""
     yt = _as_float_tensor(y)
-    if yt.device.type == "cpu":
+    if yt.is_cpu:
         return _api.norm(_numpy_view(yt), ball, axis=axis, levels=levels)
     if levels is not None or ball.order > 2:  # multi-level norm, as in the NumPy API
         from ._validation import check_levels
@@ -223,7 +224,7 @@ def prox(y, strength, norm, *, axis=0):
     the dual-norm ball in torch operations (see :func:`multiproj._torch_ops.prox`).
     """
     yt = _as_float_tensor(y)
-    if yt.device.type == "cpu":
+    if yt.is_cpu:
         from . import _prox
 
         res = _prox.prox(_numpy_view(yt), strength, norm, axis=axis)
