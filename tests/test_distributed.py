@@ -83,7 +83,7 @@ def _slice(a, shard_axis, sizes, rank):
     return np.take(a, np.arange(start, start + sizes[rank]), axis=shard_axis)
 
 
-def _check_case(rank, world, i, case):
+def _check_case(rank, world, i, case, group=None):
     shape, dtype, ball, method, axis, sa, split, kind, factor = case
     y = _data(kind, shape, dtype, seed=i)
     kw = _kwargs(method, axis)
@@ -95,7 +95,7 @@ def _check_case(rank, world, i, case):
     if i % 2 == 1 and mine.ndim == 2:  # a non-contiguous shard (transposed storage)
         shard = torch.from_numpy(np.ascontiguousarray(mine.T)).T
     before = shard.clone()
-    res = mpd.project(shard, radius, ball, method=method, shard_axis=sa, **kw)
+    res = mpd.project(shard, radius, ball, method=method, shard_axis=sa, group=group, **kw)
     assert res.dtype == shard.dtype and res.shape == shard.shape, (case, res.dtype, res.shape)
     assert torch.equal(shard, before), f"case {i}: the shard was modified"
     rtol, atol = tol(dtype)
@@ -187,10 +187,18 @@ def _worker(rank, world, port, outdir):
         for i, case in enumerate(CASES):
             _check_case(rank, world, i, case)
             n += 1
-        n += _check_torch_primitives_path(rank, world)
-        _check_inplace_and_hook(rank, world)
-        _check_errors(rank)
-        n += 2
+        if world == 2:
+            _check_inplace_and_hook(rank, world)
+            _check_errors(rank)
+            n += 2
+        else:
+            n += _check_torch_primitives_path(rank, world)
+            # a sub-group of two of the three ranks (group=...), numbered within the group
+            sub = dist.new_group([0, 2])
+            if rank != 1:
+                for i, case in enumerate(CASES[:6]):
+                    _check_case(rank // 2, 2, i, case, group=sub)
+                    n += 1
         with open(os.path.join(outdir, f"rank{rank}"), "w") as f:
             f.write(str(n))
     finally:
@@ -208,8 +216,9 @@ def test_sharded_equals_single_process(world, tmp_path):
     import torch.multiprocessing as mp
 
     mp.spawn(_worker, args=(world, _free_port(), str(tmp_path)), nprocs=world, join=True)
+    expected = {2: [len(CASES) + 2] * 2, 3: [2 * len(CASES) + 6, 2 * len(CASES), 2 * len(CASES) + 6]}
     for r in range(world):
-        assert (tmp_path / f"rank{r}").read_text() == str(2 * len(CASES) + 2)
+        assert (tmp_path / f"rank{r}").read_text() == str(expected[world][r])
 
 
 def test_needs_initialised_process_group():
