@@ -329,6 +329,19 @@ def fused_norms(x3: np.ndarray, qn: str, qm: str, v: np.ndarray, w: np.ndarray) 
             norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
 
 
+def _level_norms(xc: np.ndarray, q: str) -> np.ndarray:
+    """``finite_group_norms``, with the integer-bits kernel for float64 rows and q = inf."""
+    if q == "inf" and xc.dtype == np.float64 and xc.shape[2] == 1 and xc.shape[1] > 1:
+        from .kernels.multilevel import rows_linf64
+
+        v = np.empty(xc.shape[0])
+        rows_linf64(xc[:, :, 0].view(np.int64), v)
+        if not np.isfinite(v).all():
+            raise_not_finite()
+        return v
+    return finite_group_norms(xc, q)
+
+
 def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -> list:
     """Aggregate from the inside out [MLP s.4]: ``V_k = |y|``, ``V_{l-1} = ||V_l||_{q_l}``
     over level ``l``'s axes.  Returns the stages innermost first; ``stages[-1].vc`` is
@@ -362,7 +375,7 @@ def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -
         if copied:  # the level's axes are not adjacent in memory order: one gathered copy
             xc = lay.gather(cur)
         with _serial_if_small(xc.size):
-            vc = finite_group_norms(xc, ball.norms[lvl])
+            vc = _level_norms(xc, ball.norms[lvl])
         stages.append(_Stage(lay, xc, copied, red, ball.norms[lvl], vc))
         cur = _keepdims(lay, vc, red)
     return stages

@@ -171,6 +171,23 @@ def norms_two_levels_linf64(xb, qm, v, w):
 
 
 @njit(**PARALLEL_OPTIONS)
+def rows_linf64(xb, v):
+    """``v[g] = max_i |x[g, i]|`` for float64 rows given as int64 bits ``xb`` (G, N): the
+    first pass of a level whose fibres are rows, with the bit trick above."""
+    G, N = xb.shape
+    vb = v.view(np.int64)
+    nchunks = min(G, _MAX_CHUNKS)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
+        for g in range(c * step, min(G, (c + 1) * step)):
+            a = np.int64(0)
+            for i in range(N):
+                t = xb[g, i] & _ABS_BITS64
+                a = t if t > a else a
+            vb[g] = a
+
+
+@njit(**PARALLEL_OPTIONS)
 def apply_two_levels(x, qn, qm, v, w, u, out):
     """Second pass of the two innermost levels; ``out`` may be ``x`` itself.
 
