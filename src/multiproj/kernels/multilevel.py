@@ -216,6 +216,15 @@ def apply_two_levels(x, qn, qm, v, w, u, out):
                     for i in range(N):
                         out[g, m, i] = x[g, m, i]
                 continue
+            if qm == QINF and qn == QINF:
+                # row radii min(v[g, m], u[g]), and clipping row m at min(v[g, m], u[g])
+                # is clipping it at u[g] (its entries are <= v[g, m]): one clip per block
+                for m in range(M):
+                    for i in range(N):
+                        z = x[g, m, i]
+                        z = z if z < ug else ug
+                        out[g, m, i] = z if z > -ug else -ug
+                continue
             # radii of the rows of block g: U_{k-1}[g, :] = P_qm(V_{k-1}[g, :], u[g])
             if qm == QINF:
                 for m in range(M):
