@@ -52,7 +52,7 @@ from .l1 import l1_threshold
 # Groups processed side by side in the cols layout (one prange task).
 COLUMN_CHUNK = 256
 # Levels evaluated per group and per level pass, and the most level passes.
-N_LEVELS = 4
+N_LEVELS = 5
 MAX_LEVEL_PASSES = 3
 # Stop the level passes once the band holds at most this fraction of the entries.
 BAND_FRACTION = 0.02
@@ -141,7 +141,9 @@ def levels_rows(x, lev, gv, cnt):
 
 @njit(**PARALLEL_OPTIONS)
 def levels_cols(x, lev, gv, cnt):
-    """Cols layout of :func:`levels_rows`; ``lev``, ``gv``, ``cnt`` are ``(K, A * B)``."""
+    """Cols layout of :func:`levels_rows`; ``lev``, ``gv``, ``cnt`` are ``(K, A * B)``.
+    Only the groups with finite levels (the candidates) are read: their entries are
+    gathered row by row into a dense buffer, so the K level loops run at full width."""
     A, N, B = x.shape
     K = lev.shape[0]
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
@@ -149,24 +151,36 @@ def levels_cols(x, lev, gv, cnt):
         a = t // nb
         b0 = (t % nb) * COLUMN_CHUNK
         b1 = min(B, b0 + COLUMN_CHUNK)
-        w = b1 - b0
         g0 = a * B + b0
-        skip = True
-        for k in range(w):
+        idx = np.empty(b1 - b0, dtype=np.int64)
+        w = 0
+        for k in range(b1 - b0):
             if lev[0, g0 + k] != np.inf:
-                skip = False
-        if skip:
+                idx[w] = k
+                w += 1
+        if w == 0:
             continue
+        # gathering costs about as much as a level: below half the chunk it pays
+        dense = 2 * w > b1 - b0
+        if dense:
+            w = b1 - b0
+            for k in range(w):
+                idx[k] = k
         c = np.empty((K, w))
         for l in range(K):
-            c[l] = lev[l, g0 : g0 + w]
+            for k in range(w):
+                c[l, k] = lev[l, g0 + idx[k]]
         acc = np.zeros((K, w))
         cc = np.zeros((K, w))
         row = np.empty(w)
         for i in range(N):
             xi = x[a, i, b0:b1]
-            for k in range(w):
-                row[k] = abs(xi[k])
+            if dense:
+                for k in range(w):
+                    row[k] = abs(xi[k])
+            else:
+                for k in range(w):
+                    row[k] = abs(xi[idx[k]])
             for l in range(K):
                 cl = c[l]
                 al = acc[l]
@@ -177,15 +191,18 @@ def levels_cols(x, lev, gv, cnt):
                     al[k] += d if pos else 0.0
                     ql[k] += pos
         for l in range(K):
-            gv[l, g0 : g0 + w] = acc[l]
-            cnt[l, g0 : g0 + w] = cc[l]
+            for k in range(w):
+                if c[l, k] != np.inf:
+                    gv[l, g0 + idx[k]] = acc[l, k]
+                    cnt[l, g0 + idx[k]] = cc[l, k]
 
 
 # --------------------------------------------------------------------------- band pass
 @njit(**PARALLEL_OPTIONS)
-def band_rows(x, lo, hi, off, cap, band, blen):
+def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
     """Entries of row ``g`` in ``(lo[g], hi[g]]`` go to ``band[off[g]:cap[g]]``; ``blen[g]``
-    is their number, or -1 if they did not fit.  ``lo[g] = inf`` skips the row."""
+    is their number, or -1 if they did not fit.  Entries above ``hi[g]`` are counted and
+    summed into ``cnt_a[g]``, ``sum_a[g]``.  ``lo[g] = inf`` skips the row."""
     G, N = x.shape
     for g in prange(G):
         if lo[g] == np.inf:
@@ -194,19 +211,28 @@ def band_rows(x, lo, hi, off, cap, band, blen):
         h0 = hi[g]
         p = off[g]
         e = cap[g]
+        ca = 0.0
+        sa = 0.0
         for i in range(N):
             v = float(abs(x[g, i]))
-            if v > l0 and v <= h0:
+            if v > h0:
+                ca += 1.0
+                sa += v
+            elif v > l0:
                 if p < e:
                     band[p] = v
                 p += 1
         blen[g] = p - off[g] if p <= e else -1
+        cnt_a[g] = ca
+        sum_a[g] = sa
 
 
 @njit(**PARALLEL_OPTIONS)
-def band_cols(x, lo, hi, off, cap, band, blen):
-    """Cols layout of :func:`band_rows`.  Each row segment is first screened with a
-    branch-free count, so the (rare) band entries cost a scalar loop only where present."""
+def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
+    """Cols layout of :func:`band_rows`.  The count and sum above ``hi`` are branch-free
+    (vectorised across groups) and each row segment is screened with a branch-free count,
+    so the (rare) band entries cost a scalar loop only where present; groups that are not
+    candidates have ``lo = inf`` and never match."""
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
@@ -225,21 +251,32 @@ def band_cols(x, lo, hi, off, cap, band, blen):
         h0 = hi[g0 : g0 + w].copy()
         p = off[g0 : g0 + w].copy()
         e = cap[g0 : g0 + w].copy()
+        ca = np.zeros(w)
+        sa = np.zeros(w)
+        row = np.empty(w)
         for i in range(N):
             xi = x[a, i, b0:b1]
+            for k in range(w):
+                row[k] = abs(xi[k])
             nin = 0
             for k in range(w):
-                v = float(abs(xi[k]))
+                v = row[k]
+                up = v > h0[k]
+                ca[k] += up
+                sa[k] += v if up else 0.0
                 nin += (v > l0[k]) & (v <= h0[k])
             if nin > 0:
                 for k in range(w):
-                    v = float(abs(xi[k]))
+                    v = row[k]
                     if v > l0[k] and v <= h0[k]:
                         if p[k] < e[k]:
                             band[p[k]] = v
                         p[k] += 1
         for k in range(w):
-            blen[g0 + k] = p[k] - off[g0 + k] if p[k] <= e[k] else -1
+            if l0[k] != np.inf:
+                blen[g0 + k] = p[k] - off[g0 + k] if p[k] <= e[k] else -1
+                cnt_a[g0 + k] = ca[k]
+                sum_a[g0 + k] = sa[k]
 
 
 # --------------------------------------------------------------------------- bounds
@@ -558,7 +595,8 @@ def l1_thresholds_cols(x, radius, tau):
 
 # --------------------------------------------------------------------------- driver
 def _run_band(x2, cols, lo, hi, est, cand):
-    """Band pass with buffers sized by ``est``; returns ``(band, off, blen)``."""
+    """Band pass with buffers sized by ``est``; returns ``(band, off, blen, cnt_a,
+    sum_a)``."""
     G = lo.shape[0]
     size = np.zeros(G, dtype=np.int64)
     size[cand] = est[cand]
@@ -567,8 +605,10 @@ def _run_band(x2, cols, lo, hi, est, cand):
     cap = off + size
     band = np.empty(int(cap[-1]) if G else 0)
     blen = np.zeros(G, dtype=np.int64)
-    (band_cols if cols else band_rows)(x2, lo, hi, off, cap, band, blen)
-    return band, off, blen
+    cnt_a = np.zeros(G)
+    sum_a = np.zeros(G)
+    (band_cols if cols else band_rows)(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a)
+    return band, off, blen, cnt_a, sum_a
 
 
 def exact_thresholds(x2, cols, s, m, radius, stats=None):
@@ -623,7 +663,11 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols)
         npt += K
         passes += 1
-    band, off, blen = _run_band(x2, cols, lo, hi, est, cand)
+    # band: the tight edges (the counts at the snapped ones bound its size)
+    lo[:] = np.inf
+    lo[cand] = bnd[0, cand]
+    hi[cand] = bnd[1, cand]
+    band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand)
     mu = np.zeros(G)
     ok = bool((blen[cand] >= 0).all())
     theta = tlo
@@ -638,9 +682,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         lo[cand] = 0.0
         hi[:] = np.inf
         est[:] = N
-        cnt_a[:] = 0.0
-        sum_a[:] = 0.0
-        band, off, blen = _run_band(x2, cols, lo, hi, est, cand)
+        band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand)
         sort_bands(band, off, blen, cand)
         mu[:] = 0.0
         theta, ok = solve_compact(r, 0.0, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, smax, mu, 10**9)
