@@ -99,28 +99,36 @@ def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ (a) whole projection
-def bench_orders(Y, log2_size, threads, repeats):
-    rows = []
+def bench_orders(Y, log2_size, threads, repeats, rounds):
+    """Each round times every (order, radius, threads) case once; a row reports the
+    median over the rounds of the time and of the ratio to the copy, and the range of the
+    ratio (the load of a shared machine drifts over minutes, not only between calls)."""
+    cases = []
     for k in ORDERS:
         y = Y.reshape(tensor_shape(log2_size, k))
         ball = "l1" + ",inf" * (k - 1)
         full = multiproj.norm(y, ball, levels=tuple(range(k)))
         for label, radius in (("1", 1.0), ("norm/2", 0.5 * full)):
-            row = {"order": k, "shape": "x".join(map(str, y.shape)), "eta": label}
+            cases.append((k, y, ball, label, radius))
+    samples = {(c[0], c[3], n): [] for c in cases for n in threads}
+    for rnd in range(rounds):
+        for k, y, ball, label, radius in cases:
             for n in threads:
                 with multiproj.num_threads(n):
-                    row[n] = paired_times(
+                    samples[k, label, n].append(paired_times(
                         lambda: multiproj.project(y, radius, ball, method="multilevel"),
                         lambda: y.copy(),
                         repeats,
-                    )
-            rows.append(row)
-            print(
-                f"order {k} {row['shape']:>18} eta={label:<7}"
-                + "".join(f"  {n} thr: {row[n][0] * 1e3:7.2f} ms = {row[n][2]:.2f} x copy" for n in threads)
-                + f"   (load {os.getloadavg()[0]:.1f})",
-                flush=True,
-            )
+                    ))
+        print(f"round {rnd + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", flush=True)
+    rows = []
+    for k, y, ball, label, radius in cases:
+        row = {"order": k, "shape": "x".join(map(str, y.shape)), "eta": label}
+        for n in threads:
+            a = np.array(samples[k, label, n])  # columns: t_project, t_copy, ratio
+            row[n] = (float(np.median(a[:, 0])), float(np.median(a[:, 1])), float(np.median(a[:, 2])),
+                      float(a[:, 2].min()), float(a[:, 2].max()))
+        rows.append(row)
     return rows
 
 
@@ -206,6 +214,7 @@ def main(argv=None) -> int:
     p.add_argument("--log2-size", type=int, default=24)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--rounds", type=int, default=3, help="rounds of part (a); medians over rounds")
     p.add_argument("--levels-order", type=int, nargs="+", default=list(ORDERS),
                    help="orders whose passes are timed one by one in part (b)")
     args = p.parse_args(argv)
@@ -221,14 +230,15 @@ def main(argv=None) -> int:
 
     print(f"\n(a) multi-level l1,inf,...,inf projection of {1 << args.log2_size} float64 entries "
           f"({nbytes / 2**20:.0f} MiB), ratio to Y.copy() in the same run")
-    rows = bench_orders(Y, args.log2_size, threads, args.repeats)
-    print("\nratio to copy = median over alternated calls of t(project) / t(Y.copy())")
+    rows = bench_orders(Y, args.log2_size, threads, args.repeats, args.rounds)
+    print(f"\nratio to copy = median over alternated calls of t(project) / t(Y.copy()); "
+          f"median over {args.rounds} rounds (range over the rounds)")
     print("\n| order | shape | eta |" + "".join(f" {n} thread{'s' if n > 1 else ''} (x copy) |" for n in threads)
           + (" speedup 1->2 |" if 1 in threads and 2 in threads else ""))
     print("|---|---|---|" + "---|" * len(threads) + ("---|" if 1 in threads and 2 in threads else ""))
     for r in rows:
         line = f"| {r['order']} | {r['shape']} | {r['eta']} |"
-        line += "".join(f" {r[n][0] * 1e3:.1f} ms ({r[n][2]:.2f}) |" for n in threads)
+        line += "".join(f" {r[n][0] * 1e3:.1f} ms ({r[n][2]:.2f}; {r[n][3]:.2f}-{r[n][4]:.2f}) |" for n in threads)
         if 1 in threads and 2 in threads:
             line += f" {r[1][0] / r[2][0]:.2f} |"
         print(line)
