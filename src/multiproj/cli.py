@@ -16,6 +16,7 @@ COMMANDS = {
     "project": "multiproj._cli_project",
     "bench": "multiproj.bench.cli",
     "demo": "multiproj.bench.demo",
+    "sae": "multiproj.sae.cli",
 }
 
 

@@ -1,0 +1,55 @@
+"""Sparse supervised autoencoder (SAE): feature selection with (bi-level) projections.
+
+The application of [SAE] and [BLP] (SPEC s.7): a supervised autoencoder whose first encoder
+layer is projected onto a structured-sparsity ball with groups = input features, so that whole
+features are removed while the classification accuracy is kept.
+
+* :class:`SparseAutoencoderClassifier` -- scikit-learn estimator (fit / predict /
+  predict_proba / transform / get_support / feature_importances_).
+* :func:`cross_validate_sae` -- k-fold cross-validation without leakage, all metrics.
+* :class:`SupervisedAutoencoder`, :func:`train_sae` -- the torch module and the training
+  schedules (``"double_descent"``, ``"projected"``).
+* :func:`make_synthetic`, :func:`load_csv` -- data.
+* CLI: ``multiproj sae --help``.
+
+torch is imported only when a model is built or trained.
+"""
+
+__all__ = [
+    "SparseAutoencoderClassifier",
+    "cross_validate_sae",
+    "make_pipeline",
+    "make_synthetic",
+    "load_csv",
+    "Dataset",
+    "DataError",
+    "SupervisedAutoencoder",
+    "SAELoss",
+    "train_sae",
+]
+
+# name -> submodule; imported on first access so that ``multiproj --help`` stays fast
+_LAZY = {
+    "SparseAutoencoderClassifier": "estimator",
+    "cross_validate_sae": "evaluate",
+    "make_pipeline": "evaluate",
+    "make_synthetic": "data",
+    "load_csv": "data",
+    "Dataset": "data",
+    "DataError": "data",
+    "SupervisedAutoencoder": "model",
+    "SAELoss": "model",
+    "train_sae": "train",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'multiproj.sae' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

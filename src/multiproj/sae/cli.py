@@ -1,0 +1,277 @@
+"""``multiproj sae``: cross-validated feature selection with the sparse supervised autoencoder.
+
+Examples::
+
+    multiproj sae --data synthetic --json out.json --plots figs/
+    multiproj sae --csv metabolomics.csv --target Label --drop SampleID --log --standardize \\
+        --projection l1inf-bilevel --radius 0.5 1 2 --plots figs/
+
+Default radius rule (no ``--radius``): with v_j the inner norm of column j of the first-layer
+weight W when it is first projected (after the first descent for ``double_descent``, at
+initialisation for ``projected``) and q the (1 - ``--keep``) quantile of v,
+radius = sum_j max(v_j - q, 0): the radius at which the bi-level projection keeps the share
+``--keep`` (default 10 %) of the features; pruning the entries below 1e-3 then removes a few
+more, and the exact l1,inf projection keeps more at the same radius.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+#: --projection name -> (ball, method); ball None = no projection
+PROJECTIONS = {
+    "none": (None, "exact"),
+    "l1": ("l1", "exact"),
+    "l11-bilevel": ("l1,1", "bilevel"),
+    "l1inf-exact": ("l1,inf", "exact"),
+    "l1inf-bilevel": ("l1,inf", "bilevel"),
+    "l12": ("l1,2", "bilevel"),
+}
+
+
+def add_parser(sub) -> None:
+    from .train import DEFAULT_KEEP, SCHEDULES
+
+    p = sub.add_parser(
+        "sae",
+        help="feature selection with the sparse supervised autoencoder (k-fold CV)",
+        description=(
+            "Cross-validate the supervised autoencoder of [SAE] whose first layer is projected "
+            "onto a norm ball (groups = input features), and report accuracy, AUC, F1, the "
+            "selected features and training time. Everything fitted (scaling, network, epoch "
+            "selection) sees only the training part of each fold."
+        ),
+        epilog=(
+            "Default radius rule: without --radius, radius = sum_j max(v_j - q, 0) with v_j the "
+            "inner norm of column j of the first-layer weight W when it is first projected "
+            "(after the first descent for double_descent, at initialisation for projected) and "
+            "q the (1 - KEEP) quantile of v: the radius at which the bi-level projection keeps "
+            "the share KEEP of the features (default 0.1)."
+        ),
+    )
+    g = p.add_argument_group("data")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--data", choices=["synthetic"], default=None,
+                     help="SPEC s.7 synthetic data (make_classification, shuffle=False); the default")
+    src.add_argument("--csv", metavar="PATH", help="CSV file: header row, rows = samples")
+    g.add_argument("--target", metavar="COLUMN", help="label column of the CSV file (required with --csv)")
+    g.add_argument("--drop", metavar="COLUMN", nargs="+", default=[], help="CSV columns to ignore (e.g. sample ids)")
+    g.add_argument("--n-samples", type=int, default=1000)
+    g.add_argument("--n-features", type=int, default=1000)
+    g.add_argument("--n-informative", type=int, default=64)
+    g.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic generator")
+    g.add_argument("--log", action="store_true", help="log1p transform (non-negative data)")
+    g.add_argument("--standardize", action="store_true",
+                   help="standardise the features (fitted on the training folds only)")
+    m = p.add_argument_group("model and training")
+    m.add_argument("--projection", choices=list(PROJECTIONS), default="l1inf-bilevel")
+    m.add_argument("--radius", type=float, nargs="+", default=None, metavar="R",
+                   help="radius (several values: a sweep); default: see --keep")
+    m.add_argument("--keep", type=float, default=DEFAULT_KEEP,
+                   help=f"default radius rule: share of the features the bi-level projection keeps "
+                   f"(default {DEFAULT_KEEP}); ignored with --radius")
+    m.add_argument("--schedule", choices=list(SCHEDULES), default="double_descent")
+    m.add_argument("--folds", type=int, default=4)
+    m.add_argument("--epochs", type=int, default=None, help="epochs of the first descent")
+    m.add_argument("--retrain-epochs", type=int, default=None, help="epochs of the second descent")
+    m.add_argument("--batch-size", type=int, default=None)
+    m.add_argument("--lr", type=float, default=None)
+    m.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
+                   help="SGD with momentum 0.9 (default) or Adam (SPEC s.7: --optimizer adam "
+                   "--lr 5e-4 --batch-size 4 --epochs 30 --retrain-epochs 30)")
+    m.add_argument("--hidden", type=int, default=100)
+    m.add_argument("--epoch-selection", choices=["last", "val_accuracy", "val_loss"], default="last")
+    m.add_argument("--validation-fraction", type=float, default=0.1)
+    m.add_argument("--seed", type=int, default=0, help="seed of the folds, the initialisation and the batches")
+    m.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small batches)")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
+    o.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
+    o.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.set_defaults(func=run)
+
+
+def _params(args, ball, method, radius) -> dict:
+    from .estimator import SparseAutoencoderClassifier
+
+    d = SparseAutoencoderClassifier().get_params()
+    params = dict(
+        ball=ball,
+        method=method,
+        radius=radius,
+        default_keep=args.keep,
+        schedule=args.schedule,
+        hidden=args.hidden,
+        epoch_selection=args.epoch_selection,
+        validation_fraction=args.validation_fraction,
+        random_state=args.seed,
+        n_threads=args.threads,
+    )
+    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer"):
+        v = getattr(args, name)
+        params[name] = d[name] if v is None else v
+    return params
+
+
+def _load(args):
+    from .data import DataError, load_csv, make_synthetic
+
+    if args.csv:
+        if not args.target:
+            raise DataError("--csv needs --target COLUMN (the name of the label column).")
+        return load_csv(args.csv, args.target, drop=args.drop)
+    if args.target:
+        raise DataError("--target is only used with --csv.")
+    return make_synthetic(args.n_samples, args.n_features, args.n_informative, random_state=args.data_seed)
+
+
+def _jsonable(obj):
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items() if k != "weights"}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import time
+
+    import numpy as np
+
+    from .data import DataError
+    from .evaluate import cross_validate_sae
+
+    err = lambda msg: print(f"multiproj sae: error: {msg}", file=sys.stderr)  # noqa: E731
+    try:
+        ds = _load(args)
+    except DataError as exc:
+        err(exc)
+        return 2
+    if args.folds < 2 or np.unique(ds.y, return_counts=True)[1].min() < args.folds:
+        err(f"--folds must be >= 2 and at most the size of the smallest class "
+            f"({np.unique(ds.y, return_counts=True)[1].min()}). Got {args.folds}.")
+        return 2
+    ball, method = PROJECTIONS[args.projection]
+    radii = args.radius if (args.radius and ball is not None) else [None]
+    params0 = _params(args, ball, method, radii[0])
+    n_epochs = params0["epochs"] + params0["retrain_epochs"]
+    show = not args.quiet
+
+    progress = None
+    if show:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), transient=True, console=_console())
+    runs = []
+    t0 = time.perf_counter()
+    try:
+        if progress is not None:
+            progress.start()
+            task = progress.add_task("training", total=len(radii) * args.folds * n_epochs)
+        for radius in radii:
+            params = _params(args, ball, method, radius)
+            label = "none" if ball is None else ("default rule" if radius is None else f"{radius:g}")
+
+            def fold_start(k, label=label):
+                if progress is not None:
+                    progress.update(task, description=f"radius {label}, fold {k + 1}/{args.folds}")
+
+            if progress is not None:
+                params["callback"] = lambda e, total, h: progress.advance(task)
+            res = cross_validate_sae(
+                ds.X, ds.y, params, folds=args.folds, seed=args.seed, log=args.log,
+                standardize=args.standardize, informative=ds.informative, on_fold_start=fold_start,
+            )
+            res["radius"] = radius
+            res["radius_used"] = [f["radius"] for f in res["folds"]]
+            runs.append(res)
+    except (DataError, ValueError, TypeError, NotImplementedError) as exc:
+        if progress is not None:
+            progress.stop()
+        err(exc)
+        return 2
+    finally:
+        if progress is not None:
+            progress.stop()
+    total_seconds = time.perf_counter() - t0
+
+    best = max(runs, key=lambda r: (round(r["accuracy"], 6), -r["n_selected"]))
+    settings = {k: v for k, v in params0.items() if k not in ("radius", "callback")}
+    settings.update(projection=args.projection, folds=args.folds, log=args.log, standardize=args.standardize)
+    out = dict(best)
+    out.update(
+        data=ds.name,
+        feature_names_selected=[ds.feature_names[j] for j in best["selected"]],
+        settings=settings,
+        total_seconds=total_seconds,
+    )
+    if len(runs) > 1:
+        out["runs"] = [{k: v for k, v in r.items() if k != "folds"} for r in runs]
+        out["best_radius"] = best["radius"]
+    if show:
+        _print_table(runs, ds, args, total_seconds)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as fh:
+            json.dump(_jsonable(out), fh, indent=1)
+    if args.plots:
+        from .plots import write_plots
+
+        files = write_plots(runs, best, ds, args.plots)
+        if show:
+            _console().print(f"plots: {', '.join(files)}")
+    return 0
+
+
+def _console():
+    import shutil
+
+    from rich.console import Console
+
+    return Console(width=max(shutil.get_terminal_size((120, 24)).columns, 110))
+
+
+def _fmt(r, m, pct=False):
+    if m not in r:
+        return "-"
+    if m in ("n_selected",):
+        return f"{r[m]:.1f} ± {r[m + '_std']:.1f}"
+    if m == "seconds":
+        return f"{r[m]:.1f}"
+    return f"{r[m]:.3f} ± {r[m + '_std']:.3f}"
+
+
+def _print_table(runs, ds, args, total_seconds):
+    from rich.table import Table
+
+    c = _console()
+    c.print(f"[bold]multiproj sae[/bold]: {ds.name}, {args.folds} folds, projection {args.projection}, "
+            f"schedule {args.schedule}")
+    metrics = ["accuracy", "auc", "f1", "n_selected", "feature_recall", "feature_precision", "seconds"]
+    heads = {"n_selected": "selected", "feature_recall": "recall", "feature_precision": "precision",
+             "seconds": "s/fold", "auc": "AUC", "f1": "F1"}
+    t = Table(show_header=True)
+    t.add_column("radius")
+    for m in metrics:
+        if m in runs[0]:
+            t.add_column(heads.get(m, m), justify="right")
+    for r in runs:
+        used = r["radius_used"]
+        lab = "-" if used[0] is None else (f"{r['radius']:g}" if r["radius"] is not None else f"{sum(used) / len(used):.3g} (rule)")
+        t.add_row(lab, *[_fmt(r, m) for m in metrics if m in runs[0]])
+    c.print(t)
+    best = max(runs, key=lambda r: (round(r["accuracy"], 6), -r["n_selected"]))
+    names = [ds.feature_names[j] for j in best["ranking"][:20]]
+    c.print(f"selected in >= half of the folds: {len(best['selected'])} features; top: {', '.join(names)}"
+            + (" ..." if len(best["ranking"]) > 20 else ""))
+    c.print(f"total time {total_seconds:.1f} s")
