@@ -220,10 +220,10 @@ def apply_two_levels(x, qn, qm, v, w, u, out):
                 # row radii min(v[g, m], u[g]), and clipping row m at min(v[g, m], u[g])
                 # is clipping it at u[g] (its entries are <= v[g, m]): one clip per block
                 for m in range(M):
+                    xr = x[g, m]
+                    orow = out[g, m]
                     for i in range(N):
-                        z = x[g, m, i]
-                        z = z if z < ug else ug
-                        out[g, m, i] = z if z > -ug else -ug
+                        orow[i] = min(max(xr[i], -ug), ug)
                 continue
             # radii of the rows of block g: U_{k-1}[g, :] = P_qm(V_{k-1}[g, :], u[g])
             if qm == QINF:
@@ -248,10 +248,10 @@ def apply_two_levels(x, qn, qm, v, w, u, out):
                     for i in range(N):
                         out[g, m, i] = x[g, m, i]
                 elif qn == QINF:  # clip keeping signs: min(max(x, -r), r)
+                    xr = x[g, m]
+                    orow = out[g, m]
                     for i in range(N):
-                        z = x[g, m, i]
-                        z = z if z < rm else rm
-                        out[g, m, i] = z if z > -rm else -rm
+                        orow[i] = min(max(xr[i], -rm), rm)
                 elif qn == Q2:
                     s = rm / vm
                     for i in range(N):
