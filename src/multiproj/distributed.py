@@ -255,29 +255,36 @@ def _exchange_header(dist, group, dev, shard, plan, exc, nonfinite: bool):
         )
     dts = [f"float{int(d)}" for d in meta[:, 2]]
     if len(set(dts)) > 1:
-        raise TypeError(f"The 'shard' parameter must have the same dtype on every rank. Got {dts} on {ranks}.")
+        raise TypeError(
+            f"The 'shard' parameter must have the same dtype on every rank. Got {dts} on {ranks}."
+        )
     for col, name in ((3, "shard_axis"), (4, "ball"), (5, "method"), (6, "radius")):
         vals = meta[:, col].tolist()
         if len(set(vals)) > 1:
             if name == "method":
                 vals = [sorted(METHODS)[int(k)] for k in vals]
-            raise ValueError(f"The '{name}' parameter must be the same on every rank. Got {vals} on {ranks}.")
+            raise ValueError(
+                f"The '{name}' parameter must be the same on every rank. Got {vals} on {ranks}."
+            )
     roles = meta[:, _HEADER + _MAXDIM :]
     if (roles != roles[0]).any():
         raise ValueError(
-            f"The 'axis' (or 'levels') parameter must be the same on every rank; it differs across {ranks}."
+            "The 'axis' (or 'levels') parameter must be the same on every rank; it differs "
+            f"across {ranks}."
         )
     shapes = meta[:, _HEADER : _HEADER + ndims[0]].astype(np.int64)
     others = np.delete(shapes, plan.shard_axis, axis=1)
     if (others != others[0]).any():
         raise ValueError(
             "The 'shard' parameter must have the same shape on every rank except along "
-            f"shard_axis={plan.shard_axis}. Got shapes {[tuple(s) for s in shapes.tolist()]} on {ranks}."
+            f"shard_axis={plan.shard_axis}. Got shapes {[tuple(s) for s in shapes.tolist()]} "
+            f"on {ranks}."
         )
     bad = [r for r in range(world) if meta[r, 7] != 0]
     if bad:
         raise ValueError(
-            f"The 'shard' parameter must contain only finite values. Got NaN or inf on rank(s) {bad}."
+            "The 'shard' parameter must contain only finite values. Got NaN or inf on "
+            f"rank(s) {bad}."
         )
     return shapes
 
@@ -515,7 +522,6 @@ def _collective_l1_thresholds(a, axes, v, u, plan, shapes, ops, dist, group, dev
     Michelot's iteration, exact at termination (see the module docstring).  ``v`` and ``u``
     are the full groups' l1 norms and radii (host, keepdims).  Returns the keepdims host
     array ``tau``: 0 for the groups left unchanged, inf for the removed ones."""
-    torch, _ = _torch()
     n_full = float(np.prod([
         int(shapes[:, j].sum()) if j == plan.shard_axis else int(shapes[0, j]) for j in axes
     ]))
