@@ -152,7 +152,7 @@ def levels_cols(x, lev, gv, cnt):
         b0 = (t % nb) * COLUMN_CHUNK
         b1 = min(B, b0 + COLUMN_CHUNK)
         g0 = a * B + b0
-        idx = np.empty(b1 - b0, dtype=np.int64)
+        idx = np.empty(b1 - b0, dtype=np.uint64)
         w = 0
         for k in range(b1 - b0):
             if lev[0, g0 + k] != np.inf:
@@ -227,56 +227,85 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
         sum_a[g] = sa
 
 
+@njit(**JIT_OPTIONS)
+def _screen_row(row, l0, h0, p, e, ca, sa, band):
+    """One row segment of the band pass: count and sum above ``h0`` (branch-free), then
+    store the entries in ``(l0, h0]`` if the branch-free count found any."""
+    w = row.shape[0]
+    nin = 0
+    for k in range(w):
+        v = row[k]
+        up = v > h0[k]
+        ca[k] += up
+        sa[k] += v if up else 0.0
+        nin += (v > l0[k]) & (v <= h0[k])
+    if nin > 0:
+        for k in range(w):
+            v = row[k]
+            if v > l0[k] and v <= h0[k]:
+                if p[k] < e[k]:
+                    band[p[k]] = v
+                p[k] += 1
+
+
 @njit(**PARALLEL_OPTIONS)
 def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
     """Cols layout of :func:`band_rows`.  The count and sum above ``hi`` are branch-free
     (vectorised across groups) and each row segment is screened with a branch-free count,
-    so the (rare) band entries cost a scalar loop only where present; groups that are not
-    candidates have ``lo = inf`` and never match."""
+    so the (rare) band entries cost a scalar loop only where present.  Groups that are
+    not candidates have ``lo = inf``; where they are the majority of a chunk, only the
+    candidates are gathered."""
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
         a = t // nb
         b0 = (t % nb) * COLUMN_CHUNK
         b1 = min(B, b0 + COLUMN_CHUNK)
-        w = b1 - b0
         g0 = a * B + b0
-        skip = True
-        for k in range(w):
+        idx = np.empty(b1 - b0, dtype=np.uint64)
+        w = 0
+        for k in range(b1 - b0):
             if lo[g0 + k] != np.inf:
-                skip = False
-        if skip:
+                idx[w] = k
+                w += 1
+        if w == 0:
             continue
-        l0 = lo[g0 : g0 + w].copy()
-        h0 = hi[g0 : g0 + w].copy()
-        p = off[g0 : g0 + w].copy()
-        e = cap[g0 : g0 + w].copy()
+        dense = 2 * w > b1 - b0
+        if dense:
+            w = b1 - b0
+            for k in range(w):
+                idx[k] = k
+        l0 = np.empty(w)
+        h0 = np.empty(w)
+        p = np.empty(w, dtype=np.int64)
+        e = np.empty(w, dtype=np.int64)
+        for k in range(w):
+            g = g0 + idx[k]
+            l0[k] = lo[g]
+            h0[k] = hi[g]
+            p[k] = off[g]
+            e[k] = cap[g]
         ca = np.zeros(w)
         sa = np.zeros(w)
         row = np.empty(w)
-        for i in range(N):
-            xi = x[a, i, b0:b1]
-            for k in range(w):
-                row[k] = abs(xi[k])
-            nin = 0
-            for k in range(w):
-                v = row[k]
-                up = v > h0[k]
-                ca[k] += up
-                sa[k] += v if up else 0.0
-                nin += (v > l0[k]) & (v <= h0[k])
-            if nin > 0:
+        if dense:
+            for i in range(N):
+                xi = x[a, i, b0:b1]
                 for k in range(w):
-                    v = row[k]
-                    if v > l0[k] and v <= h0[k]:
-                        if p[k] < e[k]:
-                            band[p[k]] = v
-                        p[k] += 1
+                    row[k] = abs(xi[k])
+                _screen_row(row, l0, h0, p, e, ca, sa, band)
+        else:
+            for i in range(N):
+                xi = x[a, i, b0:b1]
+                for k in range(w):
+                    row[k] = abs(xi[idx[k]])
+                _screen_row(row, l0, h0, p, e, ca, sa, band)
         for k in range(w):
             if l0[k] != np.inf:
-                blen[g0 + k] = p[k] - off[g0 + k] if p[k] <= e[k] else -1
-                cnt_a[g0 + k] = ca[k]
-                sum_a[g0 + k] = sa[k]
+                g = g0 + idx[k]
+                blen[g] = p[k] - off[g] if p[k] <= e[k] else -1
+                cnt_a[g] = ca[k]
+                sum_a[g] = sa[k]
 
 
 # --------------------------------------------------------------------------- bounds
