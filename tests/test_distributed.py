@@ -83,7 +83,7 @@ def _slice(a, shard_axis, sizes, rank):
     return np.take(a, np.arange(start, start + sizes[rank]), axis=shard_axis)
 
 
-def _check_case(rank, world, i, case, group=None):
+def _check_case(rank, world, i, case, group=None, device="cpu"):
     shape, dtype, ball, method, axis, sa, split, kind, factor = case
     y = _data(kind, shape, dtype, seed=i)
     kw = _kwargs(method, axis)
@@ -94,13 +94,15 @@ def _check_case(rank, world, i, case, group=None):
     shard = torch.from_numpy(mine.copy())
     if i % 2 == 1 and mine.ndim == 2:  # a non-contiguous shard (transposed storage)
         shard = torch.from_numpy(np.ascontiguousarray(mine.T)).T
+    shard = shard.to(device)
     before = shard.clone()
     res = mpd.project(shard, radius, ball, method=method, shard_axis=sa, group=group, **kw)
     assert res.dtype == shard.dtype and res.shape == shard.shape, (case, res.dtype, res.shape)
+    assert res.device == shard.device
     assert torch.equal(shard, before), f"case {i}: the shard was modified"
     rtol, atol = tol(dtype)
     np.testing.assert_allclose(
-        res.numpy(), _slice(ref, sa, sizes, rank), rtol=rtol, atol=atol * max(1.0, np.abs(y).max()),
+        res.cpu().numpy(), _slice(ref, sa, sizes, rank), rtol=rtol, atol=atol * max(1.0, np.abs(y).max()),
         err_msg=f"case {i} {case} rank {rank}",
     )
 
@@ -219,6 +221,31 @@ def test_sharded_equals_single_process(world, tmp_path):
     expected = {2: [len(CASES) + 2] * 2, 3: [2 * len(CASES) + 6, 2 * len(CASES), 2 * len(CASES) + 6]}
     for r in range(world):
         assert (tmp_path / f"rank{r}").read_text() == str(expected[world][r])
+
+
+def _nccl_worker(rank, port, outdir):
+    torch.cuda.set_device(0)
+    dist.init_process_group("nccl", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        for i, case in enumerate(CASES):
+            _check_case(0, 1, i, case, device="cuda")
+        with open(os.path.join(outdir, "rank0"), "w") as f:
+            f.write(str(len(CASES)))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    not (torch.cuda.is_available() and dist.is_nccl_available()), reason="needs CUDA and NCCL"
+)
+def test_nccl_one_rank_on_cuda(tmp_path):
+    """The NCCL path (CUDA communication buffers, torch primitives on the device) with one
+    rank: NCCL cannot put two ranks on one GPU."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_nccl_worker, args=(_free_port(), str(tmp_path)), nprocs=1, join=True)
+    assert (tmp_path / "rank0").read_text() == str(len(CASES))
 
 
 def test_needs_initialised_process_group():
