@@ -41,10 +41,12 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
 
     Parameters
     ----------
-    y : array_like
+    y : array_like or torch.Tensor
         Data, any shape for the flat balls, at least 2-D for mixed balls.  float32 and
         float64 are kept; other real types are converted to float64 (see the input policy
-        in :mod:`multiproj._validation`).
+        in :mod:`multiproj._validation`).  A tensor gives a tensor of the same dtype and
+        device, computed outside autograd: CPU tensors run the same kernels on a zero-copy
+        view, CUDA tensors run torch operations on the device (:mod:`multiproj._torch`).
     radius : float
         Radius ``r >= 0``.
     ball : {"l1", "l2", "linf", "l1,inf", "l1,1", "l1,2"} or "l1,q2,...,qk"
@@ -82,7 +84,7 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
 
     Returns
     -------
-    ndarray
+    ndarray or torch.Tensor
         The projection, of ``y``'s float dtype (``out`` when given).  ``y`` is not modified
         unless it is ``out``.
 
