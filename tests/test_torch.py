@@ -397,3 +397,18 @@ def test_flat_l1_prefilter_path(monkeypatch):
         monkeypatch.setattr(_torch_ops, "_SORT_DIRECTLY", limit)
         res = _torch_ops.project_flat(torch.from_numpy(y), 25.0, parse_ball("l1"))
         np.testing.assert_allclose(res.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("ball", ["l1", "l2", "linf", "l1,inf", "l1,1", "l1,2", "l1,2,inf"])
+def test_torch_ops_norm_equals_numpy(ball):
+    y = make_data("normal", (4, 5, 6), np.float64, seed=10)
+    t = torch.from_numpy(y).permute(2, 0, 1)  # non-contiguous
+    b = parse_ball(ball)
+    if b.order == 3:
+        kw, got = {"levels": (0, 1, 2)}, _torch_ops.norm(t, b, levels=((0,), (1,), (2,)))
+    elif b.is_flat:
+        kw, got = {}, _torch_ops.norm(t, b)
+    else:
+        kw, got = {"axis": 1}, _torch_ops.norm(t, b, axes=(1,))
+    assert got == pytest.approx(multiproj.norm(t.numpy(), ball, **kw), rel=1e-12)
+    assert _torch_ops.norm(torch.zeros(0, 3), parse_ball("l1")) == 0.0

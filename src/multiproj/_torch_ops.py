@@ -376,7 +376,8 @@ def norm(y: torch.Tensor, ball: Ball, *, axes=None, levels=None) -> float:
     if y.numel() == 0:
         return 0.0
     if ball.is_flat:
-        v = finite_group_norms(y.reshape(1, -1), ball.norms[0], (1,))
+        flat = y.reshape(1) if y.ndim == 0 else y  # reduce every dim: no reshaped copy
+        v = finite_group_norms(flat, ball.norms[0], tuple(range(flat.ndim)))
         return float(v.sum())
     if levels is not None:
         return float(multilevel_norms(y, ball, levels)[0].sum())
