@@ -313,3 +313,19 @@ def test_norm_errors():
         multiproj.norm(np.ones((3, 4)), "l1,inf,inf")
     with pytest.raises(ValueError, match="'ball'"):
         multiproj.project(y, 1.0, "l2,inf,inf", method="multilevel")
+
+
+def test_benchmark_script_runs(capsys):
+    """Smoke test of benchmarks/bench_multilevel.py on a tiny tensor (no timing asserted)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_multilevel.py"
+    spec = importlib.util.spec_from_file_location("bench_multilevel", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.tensor_shape(24, 6) == (16,) * 6 and mod.tensor_shape(10, 3) == (10, 10, 10)
+    assert mod.main(["--log2-size", "12", "--repeats", "1", "--rounds", "1", "--threads", "1",
+                     "--levels-order", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "| 6 | 4x4x4x4x4x4 | norm/2 |" in text and "levels 3+4 (fused, reads y)" in text

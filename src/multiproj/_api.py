@@ -53,7 +53,7 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
         The norm.  Flat balls take ``y`` as one vector.  ``method="multilevel"`` takes any
         ``"l1,q2,...,qk"`` (k >= 2, each ``q`` one of 1, 2, inf), the norms named from the
         outermost level inwards, e.g. ``"l1,inf,inf"``, ``"l1,1,1"``, ``"l1,2,inf"``.
-    method : {"exact", "bilevel"}
+    method : {"exact", "bilevel", "multilevel"}
         ``"exact"``: the Euclidean projection (l1,1 is then the flat l1 ball and l1,2
         coincides with the bi-level projection).  ``"bilevel"``: the bi-level projection
         of [MLP] s.3: group norms ``v``, ``u = P_l1(v, r)``, then each group projected onto
