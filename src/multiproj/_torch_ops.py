@@ -65,7 +65,8 @@ _SORT_DIRECTLY = 1 << 20  # vectors up to this length are sorted without pre-fil
 def _finish(res: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
     """Return ``res`` as the result: copied into ``out`` if given, never aliasing ``y``."""
     if out is not None:
-        if res is not out:
+        same = res is out or (res.data_ptr() == out.data_ptr() and res.stride() == out.stride())
+        if not same:  # (in place and unchanged: nothing to copy)
             out.copy_(res)
         return out
     if res is y:
