@@ -52,10 +52,12 @@ from .l1 import l1_threshold
 # Groups processed side by side in the cols layout (one prange task).
 COLUMN_CHUNK = 256
 # Levels evaluated per group and per level pass, and the most level passes.
-N_LEVELS = 5
+N_LEVELS = 4
 MAX_LEVEL_PASSES = 3
 # Stop the level passes once the band holds at most this fraction of the entries.
-BAND_FRACTION = 0.02
+BAND_FRACTION = 0.05
+# Levels sit at lo + (hi - lo) * (l / (K - 1)) ** LEVEL_POWER inside a group's range.
+LEVEL_POWER = 1.0
 # Relative safety margin put around the bracket (rounding in the bounds).
 _MARGIN = 1e-10
 
@@ -669,7 +671,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     bnd = np.zeros((2, G))
     cand = np.flatnonzero(s > 0.0)
     tlo, thi = 0.0, smax
-    frac = np.linspace(0.0, 1.0, K)
+    frac = np.linspace(0.0, 1.0, K) ** LEVEL_POWER
     passes = 0
     while True:
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
