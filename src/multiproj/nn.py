@@ -240,14 +240,23 @@ class FreezeHandle:
 
     def __init__(self, param, mask, optimizer):
         self.param = param
-        self.mask = mask
+        self.mask = mask  # (the setter also stores the complement used by the hooks)
         self._grad_hook = param.register_hook(self._mask_grad) if param.requires_grad else None
         self._step_hook = (
             optimizer.register_step_post_hook(self._after_step) if optimizer is not None else None
         )
 
+    @property
+    def mask(self) -> torch.Tensor:
+        return self._mask
+
+    @mask.setter
+    def mask(self, value: torch.Tensor) -> None:
+        self._mask = value
+        self._frozen = ~value
+
     def _mask_grad(self, grad: torch.Tensor) -> torch.Tensor:
-        return grad.masked_fill(~self.mask, 0)
+        return grad.masked_fill(self._frozen, 0)
 
     def _after_step(self, optimizer, args, kwargs) -> None:
         self.apply()
@@ -255,13 +264,13 @@ class FreezeHandle:
     def apply(self) -> torch.Tensor:
         """Set the frozen entries to zero now (in place, under no_grad); return the param."""
         with torch.no_grad():
-            self.param.masked_fill_(~self.mask, 0)
+            self.param.masked_fill_(self._frozen, 0)
         return self.param
 
     @property
     def n_frozen(self) -> int:
         """Number of entries kept at zero."""
-        return int((~self.mask).sum())
+        return int(self._frozen.sum())
 
     def remove(self) -> None:
         """Release the entries (idempotent): gradients and steps reach them again."""
