@@ -42,8 +42,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         Radius of the ball.  ``None``: the default rule.  With ``v_j`` the inner norm of
         column ``j`` of ``W`` when it is first projected (after the first descent for
         ``"double_descent"``, at initialisation for ``"projected"``) and ``q`` the
-        ``1 - default_keep`` quantile of ``v``, ``radius = sum_j max(v_j - q, 0)``: the
-        radius at which the bi-level projection keeps the share ``default_keep`` of the
+        ``(k+1)``-th largest ``v_j`` with ``k = ceil(default_keep * F)``, ``radius = sum_j max(v_j - q, 0)``: the
+        radius at which the bi-level projection keeps ``ceil(default_keep * F)`` of the
         features (then fewer once the entries below ``threshold`` are pruned; the exact
         l1,inf projection keeps more at the same radius).  The radius used is ``radius_``.
     default_keep : float, default 0.1
@@ -322,11 +322,19 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
     def _logits(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._forward(X)[0]
+
+    def _forward(self, X):
+        # inference in float64 on a copy of the float32 model: results do not depend on how
+        # the rows are batched (scikit-learn's subset-invariance check) beyond 1e-12
+        import copy
+
         import torch
 
+        model = copy.deepcopy(self.model_).double()
         with torch.no_grad():
-            z, _ = self.model_(torch.as_tensor(X, dtype=torch.float32))
-        return z.double().numpy()
+            z, r = model(torch.as_tensor(X, dtype=torch.float64))
+        return z.numpy(), r.numpy()
 
     def predict_proba(self, X):
         """Softmax of the logits, shape (n_samples, n_classes), columns in ``classes_`` order."""
@@ -336,17 +344,15 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        """Predicted class labels, shape (n_samples,)."""
+        z = self._logits(X)
+        return self.classes_[np.argmax(z, axis=1)]
 
     def reconstruct(self, X):
         """The decoder's reconstruction of ``X`` (n_samples, n_features)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        import torch
-
-        with torch.no_grad():
-            _, r = self.model_(torch.as_tensor(X, dtype=torch.float32))
-        return r.double().numpy()
+        return self._forward(X)[1]
 
     # -- feature selection (SelectorMixin gives transform, get_support, inverse_transform) --
     def _get_support_mask(self):

@@ -33,9 +33,9 @@ OPTIMIZERS = ("adam", "sgd")
 
 # Default radius rule (documented in the estimator and the CLI): with v_j the inner norm of
 # column j of the first-layer weight W when it is first projected (after the first descent for
-# "double_descent", at initialisation for "projected") and q the (1 - keep) quantile of v,
-# radius = sum_j max(v_j - q, 0): the radius at which the bi-level projection keeps the
-# share `keep` of the features (the exact l1,inf projection keeps more at the same radius).
+# "double_descent", at initialisation for "projected") and q the (k+1)-th largest v_j with
+# k = ceil(keep * F), radius = sum_j max(v_j - q, 0): the radius at which the bi-level
+# projection keeps k = `keep` x F features (the exact l1,inf projection keeps more).
 DEFAULT_KEEP = 0.1
 
 
@@ -83,15 +83,18 @@ def feature_norms(weight, ord=2) -> np.ndarray:
 def default_radius(weight, ball: str, keep: float = DEFAULT_KEEP) -> float:
     """The default radius: ``sum_j max(v_j - q, 0)``, ``v_j`` = inner norm of column ``j``.
 
-    ``q`` is the ``1 - keep`` quantile of ``v``, so that the bi-level projection onto the
-    ball of this radius keeps the ``keep`` share of the columns (input features) with the
-    largest norms: ``u = P_l1(v, radius)`` has threshold ``tau = q`` [MLP] s.3.  The inner
+    ``q`` is the ``(k+1)``-th largest ``v_j``, ``k = ceil(keep * F)``, so that the bi-level
+    projection onto the ball of this radius keeps the ``k`` columns (input features) with the
+    largest norms: ``u = P_l1(v, radius)`` has threshold ``tau = q`` [MLP] s.3.  With
+    ``k = F`` the radius is ``sum_j v_j`` and nothing is removed.  The inner
     norm is that of ``ball`` (inf for l1,inf, 1 for l1,1 and the flat l1, 2 for l1,2).
     """
     q = {"l1,inf": np.inf, "l1,1": 1, "l1": 1, "l1,2": 2}.get(ball, 2)
-    v = feature_norms(weight, q)
-    thr = np.quantile(v, 1.0 - float(keep))
-    return float(np.maximum(v - thr, 0).sum())
+    v = np.sort(feature_norms(weight, q))[::-1]
+    k = max(1, int(np.ceil(float(keep) * v.size)))
+    if k >= v.size:  # keep everything: the weight is already in the ball
+        return float(v.sum())
+    return float((v[:k] - v[k]).sum())
 
 
 def _check_choice(value, name, choices):
