@@ -23,7 +23,7 @@ DEMO_CONFIG = Config(
     sizes_m=(1000, 4000, 8000),
     sizes_balls=("l1,inf",),
     sparsity_shape=(1000, 1000),
-    sparsity_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
+    sparsity_fractions=(0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5),
 )
 
 
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     _say(console, "2. Sparsity: bi-level vs exact l1,inf over a radius sweep")
     print(
-        "For each radius (a fraction of ||Y||_{1,inf}, Y normal): fraction of zero columns,\n"
+        "For each radius (a fraction of ||Y||_{1,inf}, Y normal or uniform): fraction of zero columns,\n"
         "relative Frobenius distance, and the additive identity ||Y-P|| + ||P|| = ||Y||."
     )
     results.update(run_with_progress(["sparsity"], cfg))
@@ -133,14 +133,14 @@ def _speed_summary(rows: list[dict]) -> None:
 def _sparsity_summary(rows: list[dict]) -> None:
     by = {}
     for r in rows:
-        by.setdefault(r["method"], []).append(r)
-    for method, rs in by.items():
+        by.setdefault((r["data"], r["method"]), []).append(r)
+    for (data, method), rs in by.items():
         errs = [r["identity_error"] for r in rs if r["identity_error"] is not None]
         zs = [r["zero_groups"] for r in rs if r["zero_groups"] is not None]
         if errs:
-            print(f"{method}: max identity error {max(errs):.1e}; zero groups {min(zs):.0%} .. {max(zs):.0%}")
+            print(f"{data}, {method}: max identity error {max(errs):.1e}; zero groups {min(zs):.0%} .. {max(zs):.0%}")
         else:
-            print(f"{method}: n/a")
+            print(f"{data}, {method}: n/a")
 
 
 #: the projections the SAE part compares: (label, ball, method); ball None = no projection

@@ -63,7 +63,8 @@ class Config:
     tensor_orders: tuple[int, ...] = (2, 3, 4, 6)
     # sparsity: radius sweep as fractions of ||Y||
     sparsity_shape: tuple[int, int] = (1000, 1000)
-    sparsity_fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+    sparsity_fractions: tuple[float, ...] = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+    sparsity_data: tuple[str, ...] = ("normal", "uniform")
     # torch
     torch_shape: tuple[int, int] = (1000, 8000)
     torch_dtypes: tuple[str, ...] = ("float64", "float32")
@@ -81,7 +82,7 @@ QUICK = Config(
     threads_tensor=(128, 128, 128),
     tensor_log2=20,
     sparsity_shape=(500, 500),
-    sparsity_fractions=(0.01, 0.05, 0.1, 0.2, 0.5),
+    sparsity_fractions=(0.001, 0.01, 0.05, 0.2, 0.5),
     torch_shape=(1000, 2000),
     torch_dtypes=("float32",),
 )
@@ -402,26 +403,25 @@ def _cases_sparsity(cfg: Config) -> list[Case]:
     pairs = method_ball_pairs([ball.name])
     cache: dict = {}
 
-    def data():
-        if "y" not in cache:
-            y = _rng(cfg, 300).standard_normal(cfg.sparsity_shape)
-            cache["y"] = y
-            cache["norm"] = norm(y, ball.name, axis=0)
-            cache["fro"] = float(np.linalg.norm(y))
-        return cache["y"], cache["norm"], cache["fro"]
+    def data(kind):
+        if kind not in cache:
+            rng = _rng(cfg, 300)
+            y = rng.standard_normal(cfg.sparsity_shape) if kind == "normal" else rng.random(cfg.sparsity_shape)
+            cache[kind] = (y, norm(y, ball.name, axis=0), float(np.linalg.norm(y)))
+        return cache[kind]
 
     cases = []
-    for frac in cfg.sparsity_fractions:
+    for kind, frac in [(k, f) for k in cfg.sparsity_data for f in cfg.sparsity_fractions]:
 
-        def run(frac=frac):
-            y, ny, fro = data()
+        def run(kind=kind, frac=frac):
+            y, ny, fro = data(kind)
             radius = frac * ny
             rows = []
             for m, b in pairs:
                 kw = _kwargs(m, b, 2, 1)
                 row = {
                     "bench": "sparsity",
-                    "data": "normal",
+                    "data": "normal" if kind == "normal" else "uniform [0,1)",
                     "shape": _shape_str(y.shape),
                     "dtype": str(y.dtype),
                     "method": m.name,
@@ -461,7 +461,7 @@ def _cases_sparsity(cfg: Config) -> list[Case]:
                 rows.append(row)
             return rows
 
-        cases.append(Case(f"sparsity radius {frac:.0%} of the norm", run))
+        cases.append(Case(f"sparsity {kind} radius {frac:.1%} of the norm", run))
     return cases
 
 
