@@ -51,6 +51,8 @@ from .l1 import l1_threshold
 
 # Groups processed side by side in the cols layout (one prange task).
 COLUMN_CHUNK = 256
+# Lanes of the blocked loops over a row (rows layout).
+ROW_BLOCK = 128
 # Levels evaluated per group and per level pass, and the most level passes.
 N_LEVELS = 4
 MAX_LEVEL_PASSES = 3
@@ -65,31 +67,26 @@ _MARGIN = 1e-10
 # --------------------------------------------------------------------------- pass 1
 @njit(**PARALLEL_OPTIONS)
 def stats_rows(x, s, m):
-    """``s[g] = ||x[g]||_1``, ``m[g] = ||x[g]||_inf`` (NaN when the row is not finite)."""
+    """``s[g] = ||x[g]||_1``, ``m[g] = ||x[g]||_inf``; a NaN or inf entry makes ``s[g]``
+    non-finite.  Rows are read in blocks of ``ROW_BLOCK`` lanes with one accumulator per
+    lane, so the loops vectorise without reassociating a reduction."""
     G, N = x.shape
     for g in prange(G):
-        s0 = 0.0
-        s1 = 0.0
-        m0 = 0.0
-        m1 = 0.0
-        c = 0.0
-        i = 0
-        while i + 2 <= N:
-            t0 = float(abs(x[g, i]))
-            t1 = float(abs(x[g, i + 1]))
-            c += (t0 - t0) + (t1 - t1)
-            s0 += t0
-            s1 += t1
-            m0 = t0 if t0 > m0 else m0
-            m1 = t1 if t1 > m1 else m1
-            i += 2
-        if i < N:
-            t0 = float(abs(x[g, i]))
-            c += t0 - t0
-            s0 += t0
-            m0 = t0 if t0 > m0 else m0
-        s[g] = s0 + s1 + c
-        m[g] = max(m0, m1) + c
+        acc = np.zeros(ROW_BLOCK)
+        mx = np.zeros(ROW_BLOCK)
+        for i0 in range(0, N, ROW_BLOCK):
+            xi = x[g, i0 : min(N, i0 + ROW_BLOCK)]
+            for k in range(xi.shape[0]):
+                v = abs(xi[k])
+                acc[k] += v
+                mx[k] = v if v > mx[k] else mx[k]
+        tot = 0.0
+        top = 0.0
+        for k in range(ROW_BLOCK):
+            tot += acc[k]
+            top = mx[k] if mx[k] > top else top
+        s[g] = tot
+        m[g] = top + (tot - tot)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -121,24 +118,33 @@ def stats_cols(x, s, m):
 @njit(**PARALLEL_OPTIONS)
 def levels_rows(x, lev, gv, cnt):
     """``gv[g, l] = sum_i (|x[g, i]| - lev[g, l])_+`` and ``cnt[g, l] = #{|x[g, i]| >
-    lev[g, l]}`` (counts as float64).  Rows whose first level is ``inf`` are skipped."""
+    lev[g, l]}`` (counts as float64).  Rows whose first level is ``inf`` are skipped.
+    Blocked like :func:`stats_rows`."""
     G, N = x.shape
     K = lev.shape[1]
     for g in prange(G):
         if lev[g, 0] == np.inf:
             continue
-        acc = np.zeros(K)
-        cc = np.zeros(K)
-        c = lev[g].copy()
-        for i in range(N):
-            v = float(abs(x[g, i]))
+        acc = np.zeros((K, ROW_BLOCK))
+        cc = np.zeros((K, ROW_BLOCK))
+        row = np.empty(ROW_BLOCK)
+        for i0 in range(0, N, ROW_BLOCK):
+            xi = x[g, i0 : min(N, i0 + ROW_BLOCK)]
+            w = xi.shape[0]
+            for k in range(w):
+                row[k] = abs(xi[k])
             for l in range(K):
-                d = v - c[l]
-                acc[l] += d if d > 0.0 else 0.0
-                cc[l] += 1.0 if d > 0.0 else 0.0
+                c = lev[g, l]
+                al = acc[l]
+                ql = cc[l]
+                for k in range(w):
+                    d = row[k] - c
+                    pos = d > 0.0
+                    al[k] += d if pos else 0.0
+                    ql[k] += pos
         for l in range(K):
-            gv[g, l] = acc[l]
-            cnt[g, l] = cc[l]
+            gv[g, l] = acc[l].sum()
+            cnt[g, l] = cc[l].sum()
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -204,29 +210,49 @@ def levels_cols(x, lev, gv, cnt):
 def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
     """Entries of row ``g`` in ``(lo[g], hi[g]]`` go to ``band[off[g]:cap[g]]``; ``blen[g]``
     is their number, or -1 if they did not fit.  Entries above ``hi[g]`` are counted and
-    summed into ``cnt_a[g]``, ``sum_a[g]``.  ``lo[g] = inf`` skips the row."""
+    summed into ``cnt_a[g]``, ``sum_a[g]``.  ``lo[g] = inf`` skips the row.  Blocked like
+    :func:`stats_rows`, with the band screened per block (see :func:`_screen_row`)."""
     G, N = x.shape
     for g in prange(G):
         if lo[g] == np.inf:
             continue
-        l0 = lo[g]
-        h0 = hi[g]
-        p = off[g]
-        e = cap[g]
-        ca = 0.0
-        sa = 0.0
-        for i in range(N):
-            v = float(abs(x[g, i]))
-            if v > h0:
-                ca += 1.0
-                sa += v
-            elif v > l0:
-                if p < e:
-                    band[p] = v
-                p += 1
-        blen[g] = p - off[g] if p <= e else -1
-        cnt_a[g] = ca
-        sum_a[g] = sa
+        l0 = np.full(ROW_BLOCK, lo[g])
+        h0 = np.full(ROW_BLOCK, hi[g])
+        p = np.zeros(1, dtype=np.int64)
+        e = np.full(1, cap[g])
+        p[0] = off[g]
+        ca = np.zeros(ROW_BLOCK)
+        sa = np.zeros(ROW_BLOCK)
+        row = np.empty(ROW_BLOCK)
+        for i0 in range(0, N, ROW_BLOCK):
+            xi = x[g, i0 : min(N, i0 + ROW_BLOCK)]
+            w = xi.shape[0]
+            for k in range(w):
+                row[k] = abs(xi[k])
+            _screen_block(row[:w], l0, h0, p, e, ca, sa, band)
+        blen[g] = p[0] - off[g] if p[0] <= e[0] else -1
+        cnt_a[g] = ca.sum()
+        sum_a[g] = sa.sum()
+
+
+@njit(**JIT_OPTIONS)
+def _screen_block(row, l0, h0, p, e, ca, sa, band):
+    """:func:`_screen_row` for one group: all lanes share the slot counter ``p[0]``."""
+    w = row.shape[0]
+    nin = 0
+    for k in range(w):
+        v = row[k]
+        up = v > h0[k]
+        ca[k] += up
+        sa[k] += v if up else 0.0
+        nin += (v > l0[k]) & (v <= h0[k])
+    if nin > 0:
+        for k in range(w):
+            v = row[k]
+            if v > l0[k] and v <= h0[k]:
+                if p[0] < e[0]:
+                    band[p[0]] = v
+                p[0] += 1
 
 
 @njit(**JIT_OPTIONS)
