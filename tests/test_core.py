@@ -239,22 +239,23 @@ def test_result_keeps_memory_order():
 
 
 # --------------------------------------------------------------------------- out / in place
+@pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("ball,method", [("l1", "exact"), ("l1,inf", "bilevel"), ("l1,1", "bilevel"), ("l1,2", "exact")])
-def test_out_and_inplace(ball, method, dtype):
+def test_out_and_inplace(ball, method, axis, dtype):
     y = make_data("normal", (15, 25), dtype, seed=4)
-    r = 0.3 * multiproj.norm(y, ball, axis=0)
-    ref = multiproj.project(y, r, ball, method=method, axis=0)
+    r = 0.3 * multiproj.norm(y, ball, axis=axis)
+    ref = multiproj.project(y, r, ball, method=method, axis=axis)
     out = np.empty_like(y)
-    res = multiproj.project(y, r, ball, method=method, axis=0, out=out)
+    res = multiproj.project(y, r, ball, method=method, axis=axis, out=out)
     assert res is out
     np.testing.assert_array_equal(out, ref)
     # out with another memory order
     outf = np.empty(y.shape, dtype=y.dtype, order="F")
-    multiproj.project(y, r, ball, method=method, axis=0, out=outf)
+    multiproj.project(y, r, ball, method=method, axis=axis, out=outf)
     np.testing.assert_array_equal(outf, ref)
     z = y.copy()
     ptr = z.ctypes.data
-    res = multiproj.project_(z, r, ball, method=method, axis=0)
+    res = multiproj.project_(z, r, ball, method=method, axis=axis)
     assert res is z and z.ctypes.data == ptr
     np.testing.assert_array_equal(z, ref)
 

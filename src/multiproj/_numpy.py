@@ -76,12 +76,14 @@ def apply_group_radii(xc: np.ndarray, oc: np.ndarray, q: str, v: np.ndarray, u: 
     """Project each group onto its own l_q ball: group ``g`` to radius ``u[g]``."""
     from .kernels.grouped import apply_l1_cols, apply_radii_cols, apply_radii_rows
 
+    # the same memory seen through two views: let the kernel work on one array
+    inplace = xc.ctypes.data == oc.ctypes.data and xc.strides == oc.strides
     if xc.shape[2] == 1:
-        apply_radii_rows(xc[:, :, 0], Q_CODES[q], v, u, oc[:, :, 0])
+        apply_radii_rows(xc[:, :, 0], Q_CODES[q], v, u, oc[:, :, 0], inplace)
     elif q == "1":
         apply_l1_cols(xc, v, u, oc)
     else:
-        apply_radii_cols(xc, Q_CODES[q], v, u, oc, _threads())
+        apply_radii_cols(xc, Q_CODES[q], v, u, oc, _threads(), inplace)
 
 
 def outer_l1(v: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:

@@ -111,11 +111,15 @@ def group_norms_cols(x, q, v, nthreads):
         b1 = min(B, b0 + width)
         acc = np.zeros(max(b1 - b0, 0))
         if q == QINF:
+            # the max is exact in the data's dtype: accumulate there (twice the lanes for
+            # float32); np.maximum propagates NaN, inf stays inf: non-finite data shows
+            m = np.zeros(max(b1 - b0, 0), dtype=x.dtype)
             for i in range(N):
                 xi = x[a, i, b0:b1]
                 for k in range(b1 - b0):
-                    # np.maximum propagates NaN, inf stays inf: non-finite data shows
-                    acc[k] = np.maximum(acc[k], abs(xi[k]))
+                    m[k] = np.maximum(m[k], abs(xi[k]))
+            for k in range(b1 - b0):
+                acc[k] = m[k]
         elif q == Q1:
             for i in range(N):
                 xi = x[a, i, b0:b1]
@@ -132,11 +136,13 @@ def group_norms_cols(x, q, v, nthreads):
 
 
 @njit(**PARALLEL_OPTIONS)
-def apply_radii_rows(x, q, v, u, out):
+def apply_radii_rows(x, q, v, u, out, inplace):
     """Second pass: project every row ``g`` onto the l_q ball of radius ``u[g]``.
 
     ``v[g]`` is the row's current l_q norm.  ``u[g] >= v[g]`` leaves the row unchanged,
-    ``u[g] == 0`` zeroes it.  ``out`` may be ``x`` itself.
+    ``u[g] == 0`` zeroes it.  ``inplace`` says that ``out`` is ``x`` itself: the loops then
+    touch one array only, which the compiler vectorises (with two arrays that overlap, its
+    run-time alias check falls back to scalar code).
     """
     G, N = x.shape
     nchunks = min(G, 256)
@@ -145,19 +151,21 @@ def apply_radii_rows(x, q, v, u, out):
         buf = np.empty(N if q == Q1 else 1, dtype=np.float64)
         for g in range(c * step, min(G, (c + 1) * step)):
             xg = x[g]
-            og = out[g]
+            og = xg if inplace else out[g]
             ug = u[g]
             if ug <= 0.0:
                 og[:] = 0.0
             elif ug >= v[g]:
-                og[:] = xg
+                if not inplace:
+                    og[:] = xg
             elif q == QINF:
                 # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
+                cu = x.dtype.type(ug)
                 for i in range(N):
-                    z = xg[i] if xg[i] < ug else ug
-                    og[i] = z if z > -ug else -ug
+                    z = xg[i] if xg[i] < cu else cu
+                    og[i] = z if z > -cu else -cu
             elif q == Q2:
-                s = ug / v[g]
+                s = x.dtype.type(ug / v[g])
                 for i in range(N):
                     og[i] = xg[i] * s
             else:
@@ -166,9 +174,10 @@ def apply_radii_rows(x, q, v, u, out):
 
 
 @njit(**PARALLEL_OPTIONS)
-def apply_radii_cols(x, q, v, u, out, nthreads):
+def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
     """Second pass for the cols layout, q in {2, inf}: group ``(a, b)`` onto the l_q ball of
-    radius ``u[a, b]`` (``apply_l1_cols`` handles q = 1).  ``out`` may be ``x`` itself."""
+    radius ``u[a, b]`` (``apply_l1_cols`` handles q = 1).  ``inplace``: ``out`` is ``x``
+    (see ``apply_radii_rows``)."""
     A, N, B = x.shape
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
@@ -176,28 +185,36 @@ def apply_radii_cols(x, q, v, u, out, nthreads):
         b0 = (t % per_a) * width
         b1 = min(B, b0 + width)
         w = max(b1 - b0, 0)
-        f = np.empty(w)
+        # per-group factor in the data's dtype: clip level (inf) or scale (2)
+        f = np.empty(w, dtype=x.dtype)
         if q == QINF:
-            # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
             for k in range(w):
                 f[k] = u[a, b0 + k]
-            for i in range(N):
-                xi = x[a, i, b0:b1]
-                oi = out[a, i, b0:b1]
-                for k in range(w):
-                    c = f[k]
-                    z = xi[k] if xi[k] < c else c
-                    oi[k] = z if z > -c else -c
         else:
             for k in range(w):
                 ub = u[a, b0 + k]
                 vb = v[a, b0 + k]
                 f[k] = 0.0 if ub <= 0.0 else (1.0 if ub >= vb else ub / vb)
-            for i in range(N):
-                xi = x[a, i, b0:b1]
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            if inplace:
+                if q == QINF:
+                    # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
+                    for k in range(w):
+                        z = xi[k] if xi[k] < f[k] else f[k]
+                        xi[k] = z if z > -f[k] else -f[k]
+                else:
+                    for k in range(w):
+                        xi[k] = xi[k] * f[k]
+            else:
                 oi = out[a, i, b0:b1]
-                for k in range(w):
-                    oi[k] = xi[k] * f[k]
+                if q == QINF:
+                    for k in range(w):
+                        z = xi[k] if xi[k] < f[k] else f[k]
+                        oi[k] = z if z > -f[k] else -f[k]
+                else:
+                    for k in range(w):
+                        oi[k] = xi[k] * f[k]
 
 
 @njit(**PARALLEL_OPTIONS)
