@@ -51,6 +51,8 @@ from .l1 import l1_threshold
 
 # Groups processed side by side in the cols layout (one prange task).
 COLUMN_CHUNK = 256
+# Groups from which the bound sums of the bracket run in parallel.
+PAR_GROUPS = 50_000
 # Lanes of the blocked loops over a row (rows layout).
 ROW_BLOCK = 128
 # Levels evaluated per group and per level pass, and the most level passes.
@@ -373,12 +375,30 @@ def _lower(theta, pc, pg, pk, j, npt):
 
 
 @njit(**PARALLEL_OPTIONS)
-def _sum_bounds(theta, pc, pg, pk, npt, cand, which):
-    """``(F, F')`` of the lower (``which == 0``) or upper (1) bound over the groups
-    ``cand``."""
+def _sum_bounds_par(theta, pc, pg, pk, npt, cand, which):
     f = 0.0
     d = 0.0
     for q in prange(cand.shape[0]):
+        j = cand[q]
+        if which == 0:
+            v, sl = _lower(theta, pc, pg, pk, j, npt)
+        else:
+            v, sl = _upper(theta, pc, pg, j, npt)
+        f += v
+        d += sl
+    return f, d
+
+
+@njit(**JIT_OPTIONS)
+def _sum_bounds(theta, pc, pg, pk, npt, cand, which):
+    """``(F, F')`` of the lower (``which == 0``) or upper (1) bound over the groups
+    ``cand``.  Serial below ``PAR_GROUPS`` groups: a parallel launch per Newton step
+    costs more than it saves on small problems."""
+    if cand.shape[0] >= PAR_GROUPS:
+        return _sum_bounds_par(theta, pc, pg, pk, npt, cand, which)
+    f = 0.0
+    d = 0.0
+    for q in range(cand.shape[0]):
         j = cand[q]
         if which == 0:
             v, sl = _lower(theta, pc, pg, pk, j, npt)
