@@ -1,11 +1,12 @@
 """Benchmark of the multi-level projection of tensors (issue 4, [MLP s.4]).
 
 (a) A tensor of 2**24 float64 entries (uniform on [0, 1), the authors' protocol) shaped as
-    order 2, 3, 4 and 6 (4096^2, 256^3, 64^4, 16^6), norms l1,inf,...,inf with the default
-    levels (memory order): the median time of ``multiproj.project`` as a ratio to
-    ``Y.copy()`` measured in the same run, with 1 and 2 threads, for two radii: eta = 1
-    (the authors' setting: few outer groups survive) and eta = ||Y|| / 2 (every group is
-    clipped: the dense worst case of the second pass).
+    order 2, 3, 4 and 6 (4096^2, 256^3, 64^4, 16^6), norms l1,inf,...,inf (whose inner
+    levels merge into one) and l1 with inner norms alternating 2 and inf (no merging),
+    default levels (memory order): the median time of ``multiproj.project`` as a ratio
+    to ``Y.copy()`` measured in the same run, with 1 and 2 threads, for two radii:
+    eta = 1 (the authors' setting: few outer groups survive) and eta = ||Y|| / 2 (every
+    group is projected: the dense worst case of the second pass).
 (b) The parallel speedup of every pass (aggregation and projection, level by level) from
     1 to 2 threads, next to the 2-thread speedup of a plain parallel copy and a parallel
     read of the same tensor: the memory-bandwidth ceiling of this machine.
@@ -99,23 +100,34 @@ def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ (a) whole projection
-def bench_orders(Y, log2_size, threads, repeats, rounds):
+def ball_name(family: str, k: int) -> str:
+    """``inf``: l1,inf,...,inf (its inner levels merge into one: the cost of a bi-level
+    projection); ``mixed``: inner norms alternating 2 and inf, innermost 2 (no two
+    neighbours merge, so every level is its own pass)."""
+    if family == "inf":
+        return "l1" + ",inf" * (k - 1)
+    inner = ["2" if j % 2 == 0 else "inf" for j in range(k - 1)][::-1]
+    return "l1," + ",".join(inner)
+
+
+def bench_orders(Y, log2_size, threads, repeats, rounds, families):
     """Each round times every (order, radius, threads) case once; a row reports the
     median over the rounds of the time and of the ratio to the copy, and the range of the
     ratio (the load of a shared machine drifts over minutes, not only between calls)."""
     cases = []
-    for k in ORDERS:
-        y = Y.reshape(tensor_shape(log2_size, k))
-        ball = "l1" + ",inf" * (k - 1)
-        full = multiproj.norm(y, ball, levels=tuple(range(k)))
-        for label, radius in (("1", 1.0), ("norm/2", 0.5 * full)):
-            cases.append((k, y, ball, label, radius))
-    samples = {(c[0], c[3], n): [] for c in cases for n in threads}
+    for family in families:
+        for k in ORDERS:
+            y = Y.reshape(tensor_shape(log2_size, k))
+            ball = ball_name(family, k)
+            full = multiproj.norm(y, ball, levels=tuple(range(k)))
+            for label, radius in (("1", 1.0), ("norm/2", 0.5 * full)):
+                cases.append((k, y, ball, label, radius))
+    samples = {(c[2], c[3], n): [] for c in cases for n in threads}
     for rnd in range(rounds):
         for k, y, ball, label, radius in cases:
             for n in threads:
                 with multiproj.num_threads(n):
-                    samples[k, label, n].append(paired_times(
+                    samples[ball, label, n].append(paired_times(
                         lambda: multiproj.project(y, radius, ball, method="multilevel"),
                         lambda: y.copy(),
                         repeats,
@@ -123,9 +135,9 @@ def bench_orders(Y, log2_size, threads, repeats, rounds):
         print(f"round {rnd + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", flush=True)
     rows = []
     for k, y, ball, label, radius in cases:
-        row = {"order": k, "shape": "x".join(map(str, y.shape)), "eta": label}
+        row = {"order": k, "shape": "x".join(map(str, y.shape)), "eta": label, "ball": ball}
         for n in threads:
-            a = np.array(samples[k, label, n])  # columns: t_project, t_copy, ratio
+            a = np.array(samples[ball, label, n])  # columns: t_project, t_copy, ratio
             row[n] = (float(np.median(a[:, 0])), float(np.median(a[:, 1])), float(np.median(a[:, 2])),
                       float(a[:, 2].min()), float(a[:, 2].max()))
         rows.append(row)
@@ -215,6 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--rounds", type=int, default=3, help="rounds of part (a); medians over rounds")
+    p.add_argument("--families", nargs="+", default=["inf", "mixed"], choices=["inf", "mixed"],
+                   help="ball families of part (a): l1,inf,...,inf and/or alternating 2/inf")
     p.add_argument("--levels-order", type=int, nargs="+", default=list(ORDERS),
                    help="orders whose passes are timed one by one in part (b)")
     args = p.parse_args(argv)
@@ -230,14 +244,14 @@ def main(argv=None) -> int:
 
     print(f"\n(a) multi-level l1,inf,...,inf projection of {1 << args.log2_size} float64 entries "
           f"({nbytes / 2**20:.0f} MiB), ratio to Y.copy() in the same run")
-    rows = bench_orders(Y, args.log2_size, threads, args.repeats, args.rounds)
+    rows = bench_orders(Y, args.log2_size, threads, args.repeats, args.rounds, args.families)
     print(f"\nratio to copy = median over alternated calls of t(project) / t(Y.copy()); "
           f"median over {args.rounds} rounds (range over the rounds)")
-    print("\n| order | shape | eta |" + "".join(f" {n} thread{'s' if n > 1 else ''} (x copy) |" for n in threads)
+    print("\n| ball | shape | eta |" + "".join(f" {n} thread{'s' if n > 1 else ''} (x copy) |" for n in threads)
           + (" speedup 1->2 |" if 1 in threads and 2 in threads else ""))
     print("|---|---|---|" + "---|" * len(threads) + ("---|" if 1 in threads and 2 in threads else ""))
     for r in rows:
-        line = f"| {r['order']} | {r['shape']} | {r['eta']} |"
+        line = f"| {r['ball']} | {r['shape']} | {r['eta']} |"
         line += "".join(f" {r[n][0] * 1e3:.1f} ms ({r[n][2]:.2f}; {r[n][3]:.2f}-{r[n][4]:.2f}) |" for n in threads)
         if 1 in threads and 2 in threads:
             line += f" {r[1][0] / r[2][0]:.2f} |"
@@ -256,7 +270,8 @@ def main(argv=None) -> int:
     t_np = median_time(lambda: Y.copy(), args.repeats)
     print(f"| numpy Y.copy() (1 thread) | {t_np * 1e3:.1f} ms ({2 * nbytes / t_np / 1e9:.1f} GB/s) |")
 
-    print("\n(b) per-pass times and 1->2 thread speedup, eta = ||Y|| / 2")
+    print("\n(b) per-pass times and 1->2 thread speedup, l1,inf,...,inf, eta = ||Y|| / 2, every "
+          "level kept (no merging of the inf levels; the two innermost fused)")
     print("| order | pass | stage | entries read | fibres |" + "".join(f" {n} thr |" for n in threads)
           + " speedup |")
     print("|---|---|---|---|---|" + "---|" * len(threads) + "---|")

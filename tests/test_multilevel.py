@@ -29,11 +29,14 @@ def project_ml(y, r, norms, levels=None, **kw):
     return multiproj.project(y, r, ball_name(norms), method="multilevel", levels=levels, **kw)
 
 
-@pytest.fixture(params=["fused", "chain"])
+@pytest.fixture(params=["fused", "chain", "unmerged"])
 def path(request, monkeypatch):
     """Run with the fused kernels for the two innermost levels whenever they apply
-    ("fused": even for tiny tensors) or with the level-by-level chain only ("chain")."""
-    monkeypatch.setattr(_numpy, "_FUSED_MIN_BLOCKS", 1 if request.param == "fused" else 1 << 62)
+    ("fused": even for tiny tensors), with the level-by-level chain only ("chain"), or
+    fused without merging neighbouring inf,inf / 2,2 levels first ("unmerged")."""
+    monkeypatch.setattr(_numpy, "_FUSED_MIN_BLOCKS", 1 << 62 if request.param == "chain" else 1)
+    if request.param == "unmerged":
+        monkeypatch.setattr(_numpy, "merge_levels", lambda y, ball, levels: (ball, levels))
     return request.param
 
 
@@ -109,6 +112,25 @@ def test_levels_in_memory_order_read_y_without_copy(order_f):
     assert not any(s.copied for s in stages)
 
 
+def test_merge_levels():
+    y = np.zeros((4, 3, 5, 2))
+    b = parse_ball("l1,inf,inf,inf")
+    lv = ((0,), (1,), (2,), (3,))
+    mb, ml = _numpy.merge_levels(y, b, lv)
+    assert mb.norms == ("1", "inf") and ml == ((0,), (1, 2, 3))
+    mb, ml = _numpy.merge_levels(y, parse_ball("l1,2,2,1"), lv)
+    assert mb.norms == ("1", "2", "1") and ml == ((0,), (1, 2), (3,))
+    # 1,1 levels are not one level, and neither is the outer l1 with the next one
+    assert _numpy.merge_levels(y, parse_ball("l1,1,1,inf"), lv)[0].norms == ("1", "1", "1", "inf")
+    # axes not adjacent in memory: merging would need a transposed copy, so it is not done
+    mb, ml = _numpy.merge_levels(y, parse_ball("l1,inf,inf,inf"), ((1,), (0,), (2,), (3,)))
+    assert mb.norms == ("1", "inf", "inf") and ml == ((1,), (0,), (2, 3))
+    r = 0.3 * multiproj.norm(make_data("normal", y.shape), "l1,2,2,1")
+    a = _numpy.project_multilevel(make_data("normal", y.shape), r, parse_ball("l1,2,2,1"), levels=lv)
+    c = _numpy.project_multilevel(make_data("normal", y.shape), r, parse_ball("l1,2,2,1"), levels=lv, merge=False)
+    close(a, c, np.float64)
+
+
 def test_fused_path_is_taken_and_agrees_with_the_chain():
     y = make_data("normal", (70, 6, 5), np.float64, seed=9)
     levels = ((0,), (1,), (2,))
@@ -117,8 +139,8 @@ def test_fused_path_is_taken_and_agrees_with_the_chain():
         stages = _numpy.multilevel_stages(y, ball, levels)
         assert stages[0].fused and np.shares_memory(stages[0].x3, y)
         r = 0.3 * multiproj.norm(y, ball.name)
-        a = _numpy.project_multilevel(y, r, ball, levels=levels)
-        b = _numpy.project_multilevel(y, r, ball, levels=levels, fuse=False)
+        a = _numpy.project_multilevel(y, r, ball, levels=levels, merge=False)
+        b = _numpy.project_multilevel(y, r, ball, levels=levels, fuse=False, merge=False)
         close(a, b, np.float64, ball.name)
         close(a, naive.multilevel(y, r, norms), np.float64, ball.name)
 
@@ -328,4 +350,5 @@ def test_benchmark_script_runs(capsys):
     assert mod.main(["--log2-size", "12", "--repeats", "1", "--rounds", "1", "--threads", "1",
                      "--levels-order", "4"]) == 0
     text = capsys.readouterr().out
-    assert "| 6 | 4x4x4x4x4x4 | norm/2 |" in text and "levels 3+4 (fused, reads y)" in text
+    assert "| l1,inf,inf,inf,inf,inf | 4x4x4x4x4x4 | norm/2 |" in text
+    assert "| l1,2,inf,2,inf,2 | 4x4x4x4x4x4 | 1 |" in text and "levels 3+4 (fused, reads y)" in text

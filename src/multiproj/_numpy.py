@@ -414,7 +414,33 @@ def _project_stage_into(st, dst: np.ndarray, u: np.ndarray) -> None:
             apply_group_radii(st.xc, oc, st.q, st.vc, u)
 
 
-def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=None, fuse=True):
+def merge_levels(y: np.ndarray, ball: Ball, levels) -> tuple[Ball, tuple]:
+    """Merge adjacent inner levels that are exactly one level.
+
+    Two neighbouring inner levels with the same norm q in {inf, 2} make one level over the
+    union of their axes: the q-norm of q-norms is the q-norm of the union, and projecting
+    the inner fibres at radii ``P_q(v, u)`` clips them at ``u`` (q = inf; they are below
+    ``v``) or scales them all by ``min(1, u / ||v||)`` (q = 2), which is the projection of
+    the union at ``u``.  Levels are merged only when the union's axes are adjacent in
+    ``y``'s memory order (otherwise merging would cost a transposed copy)."""
+    norms = list(ball.norms)
+    lv = [tuple(x) for x in levels]
+    j = len(lv) - 1
+    while j >= 2:
+        q = norms[j]
+        if q in ("inf", "2") and norms[j - 1] == q:
+            union = tuple(sorted(lv[j - 1] + lv[j]))
+            if group_layout(y, union).view(y) is not None:
+                lv[j - 1 : j + 1] = [union]
+                del norms[j]
+        j -= 1
+    if len(norms) == len(ball.norms):
+        return ball, tuple(lv)
+    return Ball(tuple(norms)), tuple(lv)
+
+
+def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=None, fuse=True,
+                       merge=True):
     """Multi-level projection onto the l1,q2,...,qk ball of a tensor [MLP s.4].
 
     ``levels`` (checked by the API) lists the axes of every level, outermost first.
@@ -423,8 +449,12 @@ def project_multilevel(y, radius, ball: Ball, *, axes=None, levels=None, out=Non
     are the entries of ``U_{l-1}``, giving ``U_l``; the last level projects the fibres of
     ``y`` itself with radii ``U_{k-1}``, which equals ``sign(y) * U_k``.  Two passes over
     ``y`` whatever the order, each parallel over fibres; the other passes read arrays of
-    norms that are smaller by the size of the innermost level at least.
+    norms that are smaller by the size of the innermost level at least.  Neighbouring inner
+    levels that are one level (see :func:`merge_levels`) are merged first (``merge=False``
+    keeps every level).
     """
+    if merge:
+        ball, levels = merge_levels(y, ball, levels)
     stages = multilevel_stages(y, ball, levels, fuse=fuse)
     u, inside = outer_l1(stages[-1].vc, radius)
     if out is None:
@@ -446,4 +476,5 @@ def multilevel_norm(y: np.ndarray, ball: Ball, levels) -> float:
     """``||y||`` for the multi-level ball: the sum of ``V_1``."""
     if y.size == 0:
         return 0.0
+    ball, levels = merge_levels(y, ball, levels)
     return float(multilevel_stages(y, ball, levels)[-1].vc.sum())
