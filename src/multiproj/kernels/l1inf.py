@@ -620,9 +620,18 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
             acc += (rec_s[j] - sref) / rec_k[j]
     tp = (acc - r) / D
     theta = sref + tp
+    tot = 0.0
     for q in range(nc):
         j = cand[q]
-        mu[j] = (rec_s[j] - sref - tp) / rec_k[j] if rec_k[j] > 0.0 else 0.0
+        mu[j] = max((rec_s[j] - sref - tp) / rec_k[j], 0.0) if rec_k[j] > 0.0 else 0.0
+        tot += mu[j]
+    # sums that are equal in exact arithmetic may differ by rounding (eps * s); when r is
+    # below that, restore sum(mu) = r (the kept groups' g_j are then equal to rounding,
+    # so any split of r among them satisfies the certificate to rounding)
+    if tot > 0.0 and abs(tot - r) > 1e-12 * r:
+        f = r / tot
+        for q in range(nc):
+            mu[cand[q]] *= f
     if theta > thi * (1.0 + 1e-9) + 1e-300:
         return theta, False
     # the band must hold the threshold: lo <= mu <= hi (up to rounding)
