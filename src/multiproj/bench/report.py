@@ -359,16 +359,21 @@ def _save(fig, path: Path, info: dict) -> Path:
 
 def _plot_sizes(rows, path, info):
     datas = list(dict.fromkeys(r["data"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    balls = list(dict.fromkeys(r["ball"] for r in rows))
     fig, axes = _figure(len(datas))
     for ax, data in zip(axes, datas):
         sub = [r for r in rows if r["data"] == data]
         for lab in dict.fromkeys(_label(r) for r in sub):
             pts = sorted((r["m"], r["time_ms"]) for r in sub if _label(r) == lab and r["time_ms"] is not None)
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=lab, lw=1.2, ms=3)
+                # colour = method, line style and marker = ball
+                r0 = next(r for r in sub if _label(r) == lab)
+                i, j = methods.index(r0["method"]), balls.index(r0["ball"])
+                ax.plot(*zip(*pts), color=f"C{i}", ls=["-", "--", "-.", ":"][j % 4], marker="os^v"[j % 4], label=lab, lw=1.2, ms=3)
         cp = sorted({(r["m"], r["copy_ms"]) for r in sub if r["copy_ms"] is not None})
         if cp:
-            ax.plot(*zip(*cp), "k--", label="Y.copy()", lw=1)
+            ax.plot(*zip(*cp), color="k", ls=(0, (1, 1)), label="Y.copy()", lw=2)
         ax.set_yscale("log")
         ax.set_xlabel("m (matrix 1000 x m, groups = columns)")
         ax.set_ylabel("median time (ms)")
