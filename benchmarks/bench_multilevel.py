@@ -242,7 +242,7 @@ def main(argv=None) -> int:
     nbytes = Y.nbytes
     t0 = time.perf_counter()
 
-    print(f"\n(a) multi-level l1,inf,...,inf projection of {1 << args.log2_size} float64 entries "
+    print(f"\n(a) multi-level projection of {1 << args.log2_size} float64 entries "
           f"({nbytes / 2**20:.0f} MiB), ratio to Y.copy() in the same run")
     rows = bench_orders(Y, args.log2_size, threads, args.repeats, args.rounds, args.families)
     print(f"\nratio to copy = median over alternated calls of t(project) / t(Y.copy()); "
