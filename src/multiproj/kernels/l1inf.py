@@ -457,8 +457,12 @@ def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, cnt_a, sum_a, bnd):
         l0, _ = _lower(thi, pc, pg, pk, j, npt)
         h0, _ = _upper(tlo, pc, pg, j, npt)
         mj = pc[j, npt - 1]
-        l0 = min(max(l0, 0.0), mj)
-        h0 = min(max(h0, l0), mj)
+        # widened by a relative 1e-9: rounding in the bounds must not cut off an entry
+        # that sits exactly at an edge (e.g. the maxima when theta* ~ 0)
+        l0 = min(max(l0 * (1.0 - 1e-9), 0.0), mj)
+        h0 = min(max(h0 * (1.0 + 1e-9), l0), mj)
+        if l0 >= mj:
+            l0 = mj * (1.0 - 1e-9)
         bnd[0, j] = l0
         bnd[1, j] = h0
         # nearest known points outside [l0, h0]
@@ -589,8 +593,9 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
             f += v
         if it == 0 and f < r * (1.0 - 1e-12):
             return theta, False  # theta is not a lower bound
-        if f >= r:
-            # the linear piece at the last theta with F >= r holds the root
+        if f >= r or it == 0:
+            # the linear piece at the last theta with F >= r holds the root (the start
+            # is a lower bound: F < r there only by rounding)
             for q in range(nc):
                 j = cand[q]
                 rec_k[j] = kk[j]
@@ -632,14 +637,15 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
         f = r / tot
         for q in range(nc):
             mu[cand[q]] *= f
-    if theta > thi * (1.0 + 1e-9) + 1e-300:
+    # the root must lie in the bracket and every threshold in its band, up to rounding
+    # (theta and the sums are known to about eps * sref, mu_j to about eps * S_j / k_j)
+    if theta > thi * (1.0 + 1e-9) + 1e-12 * sref + 1e-300:
         return theta, False
-    # the band must hold the threshold: lo <= mu <= hi (up to rounding)
     for q in range(nc):
         j = cand[q]
         if rec_k[j] > 0.0:
-            tol = 1e-9 * hi[j] + 1e-300
-            if mu[j] < min(lo[j], 0.0) - tol or mu[j] < lo[j] - tol or mu[j] > hi[j] + tol:
+            tol = 1e-9 * hi[j] + 1e-12 * rec_s[j] / rec_k[j] + 1e-300
+            if mu[j] < lo[j] - tol or mu[j] > hi[j] + tol:
                 return theta, False
     return theta, True
 
