@@ -264,3 +264,18 @@ def test_bad_radius_and_shape():
 def test_empty():
     x = multiproj.project(np.zeros((0, 4)), 1.0, "l1,inf")
     assert x.shape == (0, 4)
+
+
+@pytest.mark.parametrize("where", ["just_below_norm", "tiny", "half"])
+def test_rounding_regimes_need_no_fallback(where):
+    """theta* at the rounding level of sum(m) (radius one ulp below the norm) and radii far
+    below the rounding of theta: the fast path handles them, no fallback."""
+    y = make_data("normal", (120, 90), np.float64, seed=12) * 1e6
+    s = np.abs(y).sum(axis=0)
+    m = np.abs(y).max(axis=0)
+    r = {"just_below_norm": float(np.nextafter(m.sum(), 0)), "tiny": 1e-9 * m.sum(),
+         "half": 0.5 * m.sum()}[where]
+    stats = {}
+    l1inf.exact_thresholds(y[None], True, s, m, r, stats)
+    assert not stats["fallback"]
+    check_exact(y, r, multiproj.project(y, r, "l1,inf"))
