@@ -14,6 +14,10 @@ full tensor then do the work of two levels each:
 Without this fusion the arrays V_{k-1} and U_{k-1} (1/N of the tensor each) would make
 three more round trips through memory.  Both kernels are parallel over the blocks ``g``
 (independent); they trust their inputs and accumulate in float64.
+
+For q_k = inf on float64 data the first pass runs on the integer bits of the data
+(``norms_two_levels_linf64``, and ``rows_linf64`` for a level whose fibres are rows): a
+vectorised integer max that propagates NaN by itself.
 """
 
 from __future__ import annotations
