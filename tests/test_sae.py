@@ -122,6 +122,11 @@ def test_default_radius_rule():
     m, res = _train("double_descent", "l1,inf", "bilevel", None, default_keep=0.2)
     assert res.radius is not None and res.radius > 0
     assert 0 < res.support.sum() <= 6
+    # "projected": a share of the norm of the initial weight
+    torch.manual_seed(0)
+    w0 = SupervisedAutoencoder(30, 2, hidden=16).first_layer.weight.detach()
+    m, res = _train("projected", "l1,inf", "bilevel", None, default_keep=0.2)
+    assert res.radius == pytest.approx(0.2 * multiproj.norm(w0, "l1,inf", axis=0), rel=1e-6)
 
 
 def test_seeded_training_is_reproducible(small):

@@ -6,12 +6,12 @@ Examples::
     multiproj sae --csv metabolomics.csv --target Label --drop SampleID --log --standardize \\
         --projection l1inf-bilevel --radius 0.5 1 2 --plots figs/
 
-Default radius rule (no ``--radius``): with v_j the inner norm of column j of the first-layer
-weight W when it is first projected (after the first descent for ``double_descent``, at
-initialisation for ``projected``) and q the (1 - ``--keep``) quantile of v,
-radius = sum_j max(v_j - q, 0): the radius at which the bi-level projection keeps the share
-``--keep`` (default 10 %) of the features; pruning the entries below 1e-3 then removes a few
-more, and the exact l1,inf projection keeps more at the same radius.
+Default radius rule (no ``--radius``), ``double_descent``: with v_j the inner norm of column j
+of the first-layer weight W after the first descent, k = ceil(KEEP x F) and q the (k+1)-th
+largest v_j, radius = sum_j max(v_j - q, 0): the radius at which the bi-level projection keeps
+the k features of largest norm (``--keep``, default 10 %); pruning the entries <= 1e-3 then
+removes a few more, and the exact l1,inf projection keeps more at the same radius.
+``projected``: radius = KEEP x ||W_0||_ball, W_0 the initial weight.
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ def add_parser(sub) -> None:
             "selection) sees only the training part of each fold."
         ),
         epilog=(
-            "Default radius rule: without --radius, radius = sum_j max(v_j - q, 0) with v_j the "
-            "inner norm of column j of the first-layer weight W when it is first projected "
-            "(after the first descent for double_descent, at initialisation for projected) and "
-            "q the (1 - KEEP) quantile of v: the radius at which the bi-level projection keeps "
-            "the share KEEP of the features (default 0.1)."
+            "Default radius rule: without --radius, for double_descent, radius = "
+            "sum_j max(v_j - q, 0) with v_j the inner norm of column j of the first-layer weight "
+            "W after the first descent and q the (k+1)-th largest v_j, k = ceil(KEEP x F): the "
+            "radius at which the bi-level projection keeps the k features of largest norm "
+            "(KEEP = --keep, default 0.1); for projected, radius = KEEP x ||W_0|| (initial weight)."
         ),
     )
     g = p.add_argument_group("data")
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     err = lambda msg: print(f"multiproj sae: error: {msg}", file=sys.stderr)  # noqa: E731
     try:
         ds = _load(args)
-    except DataError as exc:
+    except ValueError as exc:  # DataError, or a bad synthetic-data option
         err(exc)
         return 2
     if args.folds < 2 or np.unique(ds.y, return_counts=True)[1].min() < args.folds:

@@ -39,13 +39,15 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         Projection method (:data:`multiproj.METHODS`).  ``"exact"`` with ``"l1,inf"`` is the
         exact Euclidean projection; ``"l1"`` and ``"l1,2"`` are always exact.
     radius : float or None, default None
-        Radius of the ball.  ``None``: the default rule.  With ``v_j`` the inner norm of
-        column ``j`` of ``W`` when it is first projected (after the first descent for
-        ``"double_descent"``, at initialisation for ``"projected"``) and ``q`` the
+        Radius of the ball.  ``None``: the default rule.  ``"double_descent"``: with ``v_j``
+        the inner norm of column ``j`` of ``W`` after the first descent and ``q`` the
         ``(k+1)``-th largest ``v_j`` with ``k = ceil(default_keep * F)``, ``radius = sum_j max(v_j - q, 0)``: the
         radius at which the bi-level projection keeps ``ceil(default_keep * F)`` of the
         features (then fewer once the entries below ``threshold`` are pruned; the exact
-        l1,inf projection keeps more at the same radius).  The radius used is ``radius_``.
+        l1,inf projection keeps more at the same radius).  ``"projected"``:
+        ``default_keep * ||W_0||_ball`` with ``W_0`` the initial weight (all its columns have
+        about the same norm, so the rule above would give almost 0).  The radius used is
+        ``radius_``.
     default_keep : float, default 0.1
         See ``radius``.
     schedule : {"double_descent", "projected"}, default "double_descent"

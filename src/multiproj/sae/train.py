@@ -31,11 +31,12 @@ SCHEDULES = ("double_descent", "projected")
 EPOCH_SELECTIONS = ("last", "val_accuracy", "val_loss")
 OPTIMIZERS = ("adam", "sgd")
 
-# Default radius rule (documented in the estimator and the CLI): with v_j the inner norm of
-# column j of the first-layer weight W when it is first projected (after the first descent for
-# "double_descent", at initialisation for "projected") and q the (k+1)-th largest v_j with
+# Default radius rule (documented in the estimator and the CLI): "double_descent": with v_j the
+# inner norm of column j of the first-layer weight W after the first descent and q the (k+1)-th
+# largest v_j with
 # k = ceil(keep * F), radius = sum_j max(v_j - q, 0): the radius at which the bi-level
 # projection keeps k = `keep` x F features (the exact l1,inf projection keeps more).
+# "projected": keep x ||W_0||_ball, W_0 the initial weight.
 DEFAULT_KEEP = 0.1
 
 
@@ -142,10 +143,10 @@ def train_sae(
         Projection method of :func:`multiproj.project` (``"exact"`` with ``"l1,inf"`` is the
         exact projection, ``"bilevel"`` the bi-level one [BLP]).
     radius : float, optional
-        Radius of the ball.  ``None``: the default rule :func:`default_radius` applied to the
-        weight at its first projection (after the first descent, or at initialisation for
-        ``"projected"``), which makes the bi-level projection keep ``default_keep`` of the
-        features.
+        Radius of the ball.  ``None``: for ``"double_descent"``, the rule :func:`default_radius`
+        applied to the weight after the first descent, which makes the bi-level projection keep
+        ``ceil(default_keep * F)`` features; for ``"projected"``, ``default_keep`` times the norm
+        of the initial weight (at initialisation all columns have about the same norm).
     default_keep : float in (0, 1]
         See ``radius``.
     schedule : {"double_descent", "projected"}
@@ -208,7 +209,9 @@ def train_sae(
 
     opt = new_optimizer()
     if schedule == "projected" and ball is not None:
-        used_radius = float(radius) if radius is not None else default_radius(W, ball, default_keep)
+        # at initialisation all columns have about the same norm, so the quantile rule would
+        # give a radius near 0: use the share `default_keep` of the initial norm instead
+        used_radius = float(radius) if radius is not None else default_keep * float(multiproj.norm(W.detach(), ball, **proj_kw))
         multiproj.project_(W.data, used_radius, ball, method=method, **proj_kw)
         handles.append(mpnn.register_projection(opt, W, used_radius, ball, method=method, **proj_kw))
 
