@@ -53,6 +53,8 @@ from .l1 import l1_threshold
 COLUMN_CHUNK = 256
 # Groups from which the bound sums of the bracket run in parallel.
 PAR_GROUPS = 50_000
+# Band entries from which the bands are sorted in parallel.
+PAR_ENTRIES = 200_000
 # Lanes of the blocked loops over a row (rows layout).
 ROW_BLOCK = 128
 # Levels evaluated per group and per level pass, and the most level passes.
@@ -444,41 +446,54 @@ def bracket(r, pc, pg, pk, cand, theta_lo0, smax):
     return tlo, smax
 
 
-@njit(**PARALLEL_OPTIONS)
-def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, cnt_a, sum_a, bnd):
-    """Per candidate group, known points ``lo < hi`` with ``lo <= mu_j(theta) <= hi`` for
-    every theta in the bracket: ``est`` bounds the number of entries in ``(lo, hi]``,
-    ``cnt_a`` and ``sum_a`` are the number and sum of the entries above ``hi``.  ``bnd``
-    (2, G) receives the tighter bounds ``L_j(theta_hi)``, ``U_j(theta_lo)`` (level
-    placement)."""
+@njit(**JIT_OPTIONS)
+def _edges_one(j, tlo, thi, pc, pg, pk, lo, hi, est, bnd):
     npt = pc.shape[1]
+    l0, _ = _lower(thi, pc, pg, pk, j, npt)
+    h0, _ = _upper(tlo, pc, pg, j, npt)
+    mj = pc[j, npt - 1]
+    # widened by a relative 1e-9: rounding in the bounds must not cut off an entry that
+    # sits exactly at an edge (e.g. the maxima when theta* ~ 0)
+    l0 = min(max(l0 * (1.0 - 1e-9), 0.0), mj)
+    h0 = min(max(h0 * (1.0 + 1e-9), l0), mj)
+    if l0 >= mj:
+        l0 = mj * (1.0 - 1e-9)
+    bnd[0, j] = l0
+    bnd[1, j] = h0
+    # nearest known points outside [l0, h0]: their counts bound the band size
+    pa = 0
+    pb = npt - 1
+    for p in range(npt):
+        if pc[j, p] <= l0:
+            pa = p
+        if p > 0 and pc[j, p] >= h0:
+            pb = p
+            break
+    lo[j] = pc[j, pa]
+    hi[j] = pc[j, pb]
+    est[j] = pk[j, pa] - pk[j, pb]
+
+
+@njit(**PARALLEL_OPTIONS)
+def _edges_par(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd):
     for q in prange(cand.shape[0]):
-        j = cand[q]
-        l0, _ = _lower(thi, pc, pg, pk, j, npt)
-        h0, _ = _upper(tlo, pc, pg, j, npt)
-        mj = pc[j, npt - 1]
-        # widened by a relative 1e-9: rounding in the bounds must not cut off an entry
-        # that sits exactly at an edge (e.g. the maxima when theta* ~ 0)
-        l0 = min(max(l0 * (1.0 - 1e-9), 0.0), mj)
-        h0 = min(max(h0 * (1.0 + 1e-9), l0), mj)
-        if l0 >= mj:
-            l0 = mj * (1.0 - 1e-9)
-        bnd[0, j] = l0
-        bnd[1, j] = h0
-        # nearest known points outside [l0, h0]
-        pa = 0
-        pb = npt - 1
-        for p in range(npt):
-            if pc[j, p] <= l0:
-                pa = p
-            if p > 0 and pc[j, p] >= h0:
-                pb = p
-                break
-        lo[j] = pc[j, pa]
-        hi[j] = pc[j, pb]
-        est[j] = pk[j, pa] - pk[j, pb]
-        cnt_a[j] = pk[j, pb]
-        sum_a[j] = pg[j, pb] + pc[j, pb] * pk[j, pb]
+        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd)
+
+
+@njit(**JIT_OPTIONS)
+def _edges_serial(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd):
+    for q in range(cand.shape[0]):
+        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd)
+
+
+def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd):
+    """Per candidate group ``j``: ``bnd[:, j] = (L_j(theta_hi), U_j(theta_lo))``, which hold
+    ``mu_j(theta)`` for every theta in the bracket (slightly widened), the nearest known
+    points outside them ``lo[j] <= bnd[0, j]``, ``hi[j] >= bnd[1, j]`` (where the next
+    levels go), and ``est[j]``, the number of entries in ``(lo[j], hi[j]]``, which bounds
+    the band."""
+    fn = _edges_par if cand.shape[0] >= PAR_GROUPS else _edges_serial
+    fn(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd)
 
 
 @njit(**JIT_OPTIONS)
@@ -522,11 +537,26 @@ def insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols):
 
 # --------------------------------------------------------------------------- exact solve
 @njit(**PARALLEL_OPTIONS)
-def sort_bands(band, off, blen, cand):
+def _sort_par(band, off, blen, cand):
     for q in prange(cand.shape[0]):
         j = cand[q]
         o = off[j]
         band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+
+
+@njit(**JIT_OPTIONS)
+def _sort_serial(band, off, blen, cand):
+    for q in range(cand.shape[0]):
+        j = cand[q]
+        o = off[j]
+        band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+
+
+def sort_bands(band, off, blen, cand):
+    """Sort every candidate group's band in place (ascending); in parallel only when the
+    bands are large enough to pay for a parallel launch."""
+    fn = _sort_par if int(blen[cand].sum()) >= PAR_ENTRIES else _sort_serial
+    fn(band, off, blen, cand)
 
 
 @njit(**JIT_OPTIONS)
@@ -727,8 +757,6 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     lo = np.full(G, np.inf)
     hi = np.full(G, np.inf)
     est = np.zeros(G)
-    cnt_a = np.zeros(G)
-    sum_a = np.zeros(G)
     bnd = np.zeros((2, G))
     cand = np.flatnonzero(s > 0.0)
     tlo, thi = 0.0, smax
@@ -738,7 +766,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
         cand = cand[s[cand] > tlo]
         lo[:] = np.inf
-        band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, cnt_a, sum_a, bnd)
+        band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd)
         if passes == MAX_LEVEL_PASSES or est[cand].sum() <= BAND_FRACTION * N * G:
             break
         l0 = bnd[0, cand]
