@@ -112,24 +112,37 @@ def _row_norm3(x, g, m, q):
         a0 = a0 if a0 > a1 else a1
         a2 = a2 if a2 > a3 else a3
         return a0 if a0 > a2 else a2
+    # sums with four accumulators: the additions of one row do not wait on each other
+    # (fastmath is off, so the compiler keeps the order; the result does not depend on
+    # the thread count)
+    a2 = 0.0
+    a3 = 0.0
     if q == Q1:
-        while i + 2 <= N:
+        while i + 4 <= N:
             a0 += abs(x[g, m, i])
             a1 += abs(x[g, m, i + 1])
-            i += 2
-        if i < N:
+            a2 += abs(x[g, m, i + 2])
+            a3 += abs(x[g, m, i + 3])
+            i += 4
+        while i < N:
             a0 += abs(x[g, m, i])
-        return a0 + a1
-    while i + 2 <= N:
+            i += 1
+        return (a0 + a1) + (a2 + a3)
+    while i + 4 <= N:
         t0 = float(x[g, m, i])
         t1 = float(x[g, m, i + 1])
+        t2 = float(x[g, m, i + 2])
+        t3 = float(x[g, m, i + 3])
         a0 += t0 * t0
         a1 += t1 * t1
-        i += 2
-    if i < N:
+        a2 += t2 * t2
+        a3 += t3 * t3
+        i += 4
+    while i < N:
         t0 = float(x[g, m, i])
         a0 += t0 * t0
-    return np.sqrt(a0 + a1)
+        i += 1
+    return np.sqrt((a0 + a1) + (a2 + a3))
 
 
 @njit(**PARALLEL_OPTIONS)
