@@ -24,18 +24,30 @@ Algorithm (this module; our own design built on that structure):
    ``g_j(c)`` and ``#{|y| > c}`` at all of them (branch-free, vectorised across groups),
    adding points to the curves and tightening the bracket.  Repeated while the band
    (below) would still be large.
-4. *Band pass* (read-only): ``mu_j* in [lo_j, hi_j] = [L_j(theta_hi), U_j(theta_lo)]``, so
-   entries above ``hi_j`` are surely active (only their count and sum are kept), entries
-   at or below ``lo_j`` surely inactive (dropped), groups with ``s_j <= theta_lo`` surely
-   zero.  The few entries inside the band are copied into a compact buffer whose size is
-   bounded by the counts of step 3.
+4. *Band pass* (read-only): ``mu_j* in [lo_j, hi_j] = [L_j(theta_hi), U_j(theta_lo)]``
+   (widened by a relative 1e-9 against rounding), so entries above ``hi_j`` are surely
+   active (only their count and sum are kept, branch-free), entries at or below ``lo_j``
+   surely inactive (dropped), groups with ``s_j <= theta_lo`` surely zero.  The few
+   entries inside the band are copied into a compact buffer whose size is bounded by the
+   counts of step 3 at the nearest known points outside the band.
 5. *Exact solve on the compact data*: bands sorted, Newton from the left on the exact
    ``F`` starting at ``theta_lo``: each step lands on the next linear piece, the last one
    on the root, so ``theta*`` is exact to rounding (no tolerance, no bisection).  The
-   result is verified (band edges respected, root inside the bracket); if rounding or
-   degenerate data ever break the bracket, the same solver runs again on uncompressed
-   bands (every non-zero entry), which needs no bracket.
+   root of that last piece is computed with the sums shifted by the largest one, which
+   keeps ``mu`` accurate when ``r`` is far below the rounding of ``theta ~ s_j``.  The
+   result is verified (every threshold inside its band, the root inside the bracket, up
+   to rounding); if degenerate data ever broke the bracket, the same solver runs again on
+   uncompressed bands (every non-zero entry), which needs no bracket.
 6. *Clip pass*: ``x = clip(y, -mu_j, mu_j)`` (shared with the bi-level l1,inf projection).
+
+Cost: three or four reads of the data (1, 3, 4, 6) and one write, each O(nm) and
+parallel over groups, plus O(G) work per Newton step on the bounds and on the compact
+data.  On 1000 x 10000 normal data one level pass usually suffices and the band holds
+0.01 % to 3 % of the entries.
+
+References: [QUA] A. Quattoni et al., ICML 2009; [CHU] D. Chu et al., ICML 2020; [BEJ]
+B. Bejar, I. Dokmanic, R. Vidal, IEEE TPAMI 2021; [NL] G. Perez, L. Condat, M. Barlaud,
+arXiv:2307.09836 (2023); [CON] L. Condat, Math. Prog. 158 (2016).
 
 Kernels work on the canonical views of :mod:`multiproj._layout`: rows ``(G, N)`` and cols
 ``(A, N, B)`` (group ``a * B + b`` is ``x[a, :, b]``); they trust their inputs.
@@ -60,7 +72,8 @@ ROW_BLOCK = 128
 # Levels evaluated per group and per level pass, and the most level passes.
 N_LEVELS = 4
 MAX_LEVEL_PASSES = 3
-# Stop the level passes once the band holds at most this fraction of the entries.
+# Stop the level passes once the bound on the band size is at most this fraction of the
+# entries.
 BAND_FRACTION = 0.05
 # Levels sit at lo + (hi - lo) * (l / (K - 1)) ** LEVEL_POWER inside a group's range.
 LEVEL_POWER = 1.0
