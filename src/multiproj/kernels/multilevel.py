@@ -258,21 +258,21 @@ def apply_two_levels(x, qn, qm, v, w, u, out):
             for m in range(M):
                 rm = r[m]
                 vm = v[g, m]
+                xr = x[g, m]
+                orow = out[g, m]
                 if rm <= 0.0:
                     for i in range(N):
-                        out[g, m, i] = 0.0
+                        orow[i] = 0.0
                 elif rm >= vm:
                     for i in range(N):
-                        out[g, m, i] = x[g, m, i]
+                        orow[i] = xr[i]
                 elif qn == QINF:  # clip keeping signs: min(max(x, -r), r)
-                    xr = x[g, m]
-                    orow = out[g, m]
                     for i in range(N):
                         orow[i] = min(max(xr[i], -rm), rm)
                 elif qn == Q2:
                     s = rm / vm
                     for i in range(N):
-                        out[g, m, i] = x[g, m, i] * s
+                        orow[i] = xr[i] * s
                 else:
                     tau, _ = l1_threshold(x[g, m], rm, bufn)
                     for i in range(N):
