@@ -18,7 +18,6 @@ groups are the slices along axis 0.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Callable
@@ -586,6 +585,3 @@ def run_benchmarks(names, cfg: Config = QUICK, on_case: Callable[[str, str], Non
             results[name] = fin(results[name])
     return results
 
-
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
