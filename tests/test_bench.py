@@ -161,3 +161,17 @@ def test_demo_quick_without_sae(tmp_path, capsys):
     assert main(["demo", "--quick", "--no-sae", "--out", str(out)]) == 0
     assert {"sizes.png", "sparsity.png", "identity.png", "demo.json"} <= {p.name for p in out.iterdir()}
     assert str(out.resolve()) in capsys.readouterr().out
+
+
+def test_demo_sae_part_quick(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from multiproj.bench import demo
+
+    monkeypatch.setattr(demo, "SAE_RUNS", (("none", None, "bilevel"), ("bi-level l1,inf", "l1,inf", "bilevel")))
+    summary = demo._sae_part(tmp_path, quick=True)
+    assert [r["projection"] for r in summary["runs"]] == ["none", "bi-level l1,inf"]
+    for r in summary["runs"]:
+        assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["auc"] <= 1.0 and len(r["folds"]) == 2
+    assert summary["runs"][0]["n_selected"] == 200  # no projection keeps every feature
+    assert (tmp_path / "sae_features.png").read_bytes()[:4] == b"\x89PNG"
