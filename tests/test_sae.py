@@ -14,7 +14,16 @@ from multiproj.sae.evaluate import cross_validate_sae, fit_fold, make_pipeline  
 from multiproj.sae.model import SAELoss, SupervisedAutoencoder  # noqa: E402
 from multiproj.sae.train import train_sae  # noqa: E402
 
-FAST = dict(epochs=3, retrain_epochs=3, batch_size=16, lr=1e-3)
+FAST = dict(epochs=3, retrain_epochs=3, batch_size=16, lr=1e-3, n_threads=1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models: one intra-op thread is faster, and robust on a loaded 2-core machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +200,7 @@ def test_pipeline_cross_val_score_and_grid_search(small):
 
 
 def test_selection_recovers_informative_features(small):
-    clf = SparseAutoencoderClassifier(epochs=10, retrain_epochs=5, batch_size=16, default_keep=0.25)
+    clf = SparseAutoencoderClassifier(epochs=10, retrain_epochs=5, batch_size=16, default_keep=0.25, n_threads=1)
     clf.fit(small.X, small.y)
     sel = clf.get_support(indices=True)
     recall = np.isin(small.informative, sel).mean()

@@ -21,7 +21,7 @@ from multiproj.sae import SparseAutoencoderClassifier  # noqa: E402
 
 
 @parametrize_with_checks(
-    [SparseAutoencoderClassifier(epochs=5, retrain_epochs=3, batch_size=16, hidden=16, lr=3e-3, default_keep=1.0)]
+    [SparseAutoencoderClassifier(epochs=5, retrain_epochs=3, batch_size=16, hidden=16, lr=3e-3, default_keep=1.0, n_threads=1)]
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -37,7 +37,7 @@ def test_projected_instance_passes_core_checks():
         check_n_features_in,
     )
 
-    est = SparseAutoencoderClassifier(epochs=2, retrain_epochs=2, batch_size=16, hidden=8)
+    est = SparseAutoencoderClassifier(epochs=2, retrain_epochs=2, batch_size=16, hidden=8, n_threads=1)
     for chk in (check_estimators_unfitted, check_fit_idempotent, check_methods_subset_invariance,
                 check_n_features_in):
         chk("SparseAutoencoderClassifier", est)

@@ -81,8 +81,11 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         (0 disables it; then ``epoch_selection`` must be ``"last"``).
     random_state : int, default 0
         Seeds the initialisation, the mini-batch order and the validation split.
-    n_threads : int or None, default None
-        torch intra-op threads during ``fit`` (restored afterwards); ``None`` leaves torch's.
+    n_threads : int or None, default 1
+        torch intra-op threads during ``fit`` (restored afterwards); ``None`` leaves torch's
+        setting.  One thread is the default because the SAE's matrices are small: on a 2-core
+        machine shared with other jobs, torch's default of one thread per core made the tests
+        about 6 times slower.
     verbose : bool, default False
         Print one line per epoch.
     callback : callable or None, default None
@@ -146,7 +149,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         epoch_selection="last",
         validation_fraction=0.1,
         random_state=0,
-        n_threads=None,
+        n_threads=1,
         verbose=False,
         callback=None,
     ):
