@@ -293,12 +293,35 @@ def _screen_row(row, l0, h0, p, e, ca, sa, band):
                 p[k] += 1
 
 
+@njit(**JIT_OPTIONS)
+def _screen_below(row, l0, h0, p, e, cb, sb, band):
+    """:func:`_screen_row` for chunks where few entries lie at or below ``h0``: only those
+    are counted and summed, in the rare branch after a branch-free screen; the count and
+    sum above then follow from ``N`` and the group's l1 norm."""
+    w = row.shape[0]
+    nlow = 0
+    for k in range(w):
+        nlow += row[k] <= h0[k]
+    if nlow > 0:
+        for k in range(w):
+            v = row[k]
+            if v <= h0[k]:
+                cb[k] += 1.0
+                sb[k] += v
+                if v > l0[k]:
+                    if p[k] < e[k]:
+                        band[p[k]] = v
+                    p[k] += 1
+
+
 @njit(**PARALLEL_OPTIONS)
-def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
-    """Cols layout of :func:`band_rows`.  The count and sum above ``hi`` are branch-free
-    (vectorised across groups) and each row segment is screened with a branch-free count,
-    so the (rare) band entries cost a scalar loop only where present.  Groups that are
-    not candidates have ``lo = inf``; where they are the majority of a chunk, only the
+def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
+    """Cols layout of :func:`band_rows`.  Each row segment is screened branch-free, so the
+    band entries cost a scalar loop only where present.  The count and sum above ``hi``
+    are accumulated branch-free, or, in chunks where ``below`` (a bound on the entries at
+    or below ``hi``) says those are rare, the entries below are accumulated in the rare
+    branch instead and the above part is ``N - count``, ``s - sum``.  Groups that are not
+    candidates have ``lo = inf``; where they are the majority of a chunk, only the
     candidates are gathered."""
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
@@ -309,12 +332,15 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = 0
+        nbelow = 0.0
         for k in range(b1 - b0):
             if lo[g0 + k] != np.inf:
                 idx[w] = k
                 w += 1
+                nbelow += below[g0 + k]
         if w == 0:
             continue
+        rare = nbelow * 8.0 <= float(N) * w
         dense = 2 * w > b1 - b0
         if dense:
             w = b1 - b0
@@ -327,30 +353,35 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
         for k in range(w):
             g = g0 + idx[k]
             l0[k] = lo[g]
-            h0[k] = hi[g]
+            # groups that are not candidates: nothing in the band, nothing "below"
+            h0[k] = hi[g] if l0[k] != np.inf else -1.0
             p[k] = off[g]
             e[k] = cap[g]
         ca = np.zeros(w)
         sa = np.zeros(w)
         row = np.empty(w)
-        if dense:
-            for i in range(N):
-                xi = x[a, i, b0:b1]
+        for i in range(N):
+            xi = x[a, i, b0:b1]
+            if dense:
                 for k in range(w):
                     row[k] = abs(xi[k])
-                _screen_row(row, l0, h0, p, e, ca, sa, band)
-        else:
-            for i in range(N):
-                xi = x[a, i, b0:b1]
+            else:
                 for k in range(w):
                     row[k] = abs(xi[idx[k]])
+            if rare:
+                _screen_below(row, l0, h0, p, e, ca, sa, band)
+            else:
                 _screen_row(row, l0, h0, p, e, ca, sa, band)
         for k in range(w):
             if l0[k] != np.inf:
                 g = g0 + idx[k]
                 blen[g] = p[k] - off[g] if p[k] <= e[k] else -1
-                cnt_a[g] = ca[k]
-                sum_a[g] = sa[k]
+                if rare:
+                    cnt_a[g] = N - ca[k]
+                    sum_a[g] = s[g] - sa[k]
+                else:
+                    cnt_a[g] = ca[k]
+                    sum_a[g] = sa[k]
 
 
 # --------------------------------------------------------------------------- bounds
@@ -460,7 +491,7 @@ def bracket(r, pc, pg, pk, cand, theta_lo0, smax):
 
 
 @njit(**JIT_OPTIONS)
-def _edges_one(j, tlo, thi, pc, pg, pk, lo, hi, est, bnd):
+def _edges_one(j, tlo, thi, pc, pg, pk, lo, hi, est, bnd, below):
     npt = pc.shape[1]
     l0, _ = _lower(thi, pc, pg, pk, j, npt)
     h0, _ = _upper(tlo, pc, pg, j, npt)
@@ -485,28 +516,29 @@ def _edges_one(j, tlo, thi, pc, pg, pk, lo, hi, est, bnd):
     lo[j] = pc[j, pa]
     hi[j] = pc[j, pb]
     est[j] = pk[j, pa] - pk[j, pb]
+    below[j] = pk[j, 0] - pk[j, pb]  # at least the entries above hi[j] are above bnd[1, j]
 
 
 @njit(**PARALLEL_OPTIONS)
-def _edges_par(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd):
+def _edges_par(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
     for q in prange(cand.shape[0]):
-        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd)
+        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd, below)
 
 
 @njit(**JIT_OPTIONS)
-def _edges_serial(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd):
+def _edges_serial(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
     for q in range(cand.shape[0]):
-        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd)
+        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd, below)
 
 
-def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd):
+def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
     """Per candidate group ``j``: ``bnd[:, j] = (L_j(theta_hi), U_j(theta_lo))``, which hold
     ``mu_j(theta)`` for every theta in the bracket (slightly widened), the nearest known
     points outside them ``lo[j] <= bnd[0, j]``, ``hi[j] >= bnd[1, j]`` (where the next
     levels go), and ``est[j]``, the number of entries in ``(lo[j], hi[j]]``, which bounds
-    the band."""
+    the band; ``below[j]`` bounds the number of entries at or below ``bnd[1, j]``."""
     fn = _edges_par if cand.shape[0] >= PAR_GROUPS else _edges_serial
-    fn(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd)
+    fn(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below)
 
 
 @njit(**JIT_OPTIONS)
@@ -729,7 +761,7 @@ def l1_thresholds_cols(x, radius, tau):
 
 
 # --------------------------------------------------------------------------- driver
-def _run_band(x2, cols, lo, hi, est, cand):
+def _run_band(x2, cols, lo, hi, est, cand, below, s):
     """Band pass with buffers sized by ``est``; returns ``(band, off, blen, cnt_a,
     sum_a)``."""
     G = lo.shape[0]
@@ -742,7 +774,10 @@ def _run_band(x2, cols, lo, hi, est, cand):
     blen = np.zeros(G, dtype=np.int64)
     cnt_a = np.zeros(G)
     sum_a = np.zeros(G)
-    (band_cols if cols else band_rows)(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a)
+    if cols:
+        band_cols(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s)
+    else:
+        band_rows(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a)
     return band, off, blen, cnt_a, sum_a
 
 
@@ -770,6 +805,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     lo = np.full(G, np.inf)
     hi = np.full(G, np.inf)
     est = np.zeros(G)
+    below = np.zeros(G)
     bnd = np.zeros((2, G))
     cand = np.flatnonzero(s > 0.0)
     tlo, thi = 0.0, smax
@@ -779,7 +815,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
         cand = cand[s[cand] > tlo]
         lo[:] = np.inf
-        band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd)
+        band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below)
         if passes == MAX_LEVEL_PASSES or est[cand].sum() <= BAND_FRACTION * N * G:
             break
         l0 = bnd[0, cand]
@@ -800,7 +836,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     lo[:] = np.inf
     lo[cand] = bnd[0, cand]
     hi[cand] = bnd[1, cand]
-    band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand)
+    band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand, below, s)
     mu = np.zeros(G)
     ok = bool((blen[cand] >= 0).all())
     theta = tlo
@@ -815,7 +851,8 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         lo[cand] = 0.0
         hi[:] = np.inf
         est[:] = N
-        band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand)
+        below[:] = N
+        band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand, below, s)
         sort_bands(band, off, blen, cand)
         mu[:] = 0.0
         theta, ok = solve_compact(r, 0.0, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, smax, mu, 10**9)
