@@ -170,6 +170,8 @@ def test_estimator_api(small):
     assert np.all(np.diff(fi[rank]) <= 0)
     W = clf.model_.first_layer.weight.detach().numpy()
     assert np.all(W[:, ~mask] == 0)
+    rep = clf.sparsity_["encoder.0.weight"]
+    assert rep["kept"] == list(np.flatnonzero(mask)) and rep["zero_groups"] == X.shape[1] - mask.sum()
     assert len(clf.history_["train_loss"]) == 6
     assert clf.decision_function(X).shape == (X.shape[0],)
 

@@ -113,6 +113,9 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         ``val_accuracy``, ``n_selected``.
     best_epoch_ : int
         Index into ``history_`` of the kept weights.
+    sparsity_ : dict
+        :func:`multiproj.nn.sparsity_report` of ``model_``: per parameter, zeros, zero groups
+        and, for ``"encoder.0.weight"`` (the projected ``W``), ``kept`` = the selected features.
     fit_seconds_ : float
 
     References
@@ -307,6 +310,9 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self.best_epoch_ = res.best_epoch
         self.radius_ = res.radius
         self.support_ = res.support
+        from multiproj.nn import sparsity_report
+
+        self.sparsity_ = sparsity_report(model)
         self.n_features_selected_ = int(res.support.sum())
         from .train import feature_norms
 
