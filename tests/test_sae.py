@@ -111,6 +111,17 @@ def test_projected_schedule_stays_in_the_ball(ball, method):
         assert res.support.sum() < 25  # some features removed
 
 
+def test_double_descent_without_retraining_projects_at_the_end():
+    d = make_synthetic(160, 30, 5, class_sep=2.0, random_state=0)
+    torch.manual_seed(0)
+    m = SupervisedAutoencoder(30, 2, hidden=16)
+    res = train_sae(m, torch.as_tensor(d.X, dtype=torch.float32), torch.as_tensor(d.y), ball="l1,inf",
+                    radius=0.5, epochs=3, retrain_epochs=0, batch_size=16)
+    W = m.first_layer.weight.detach()
+    assert multiproj.norm(W, "l1,inf", axis=0) <= 0.5 * (1 + 1e-5)
+    assert 0 < res.support.sum() < 30 and res.best_epoch == 2
+
+
 def test_no_projection_keeps_all_features():
     m, res = _train("double_descent", None, "exact", None)
     assert res.support.all() and res.radius is None

@@ -252,6 +252,12 @@ def train_sae(
                         best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if callback is not None:
                 callback(epoch, total, hist)
+        if schedule == "double_descent" and retrain_epochs == 0 and ball is not None:
+            # no second descent: project and prune the trained weight once, at the end
+            used_radius = float(radius) if radius is not None else default_radius(W, ball, default_keep)
+            multiproj.project_(W.data, used_radius, ball, method=method, **proj_kw)
+            mpnn.freeze_zeros(W, threshold=threshold).remove()
+            best = {"epoch": total - 1, "key": None, "state": None}
     finally:
         for h in handles:
             h.remove()
