@@ -498,7 +498,7 @@ def _cases_torch(cfg: Config) -> list[Case]:
                     sync()
                     return c
 
-                fns = {"copy": clone, "numpy-copy": y.copy}
+                fns = {"copy": clone}
                 for m, b in pairs:
                     kw = _kwargs(m, b, 2, 1)
                     fns[("torch", m.name, b.name)] = on_tensor(m, b, kw)
