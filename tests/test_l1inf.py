@@ -279,3 +279,15 @@ def test_rounding_regimes_need_no_fallback(where):
     l1inf.exact_thresholds(y[None], True, s, m, r, stats)
     assert not stats["fallback"]
     check_exact(y, r, multiproj.project(y, r, "l1,inf"))
+
+
+@pytest.mark.parametrize("n", [2, 13, 40])
+def test_short_groups_many_groups(n):
+    """Short groups get few or no level passes (bounded memory) and stay exact."""
+    y = make_data("normal", (n, 1500), np.float64, seed=n)
+    r = 0.2 * naive.mixed_norm(y, "inf")
+    stats = {}
+    l1inf.exact_thresholds(y[None], True, np.abs(y).sum(0), np.abs(y).max(0), r, stats)
+    assert not stats["fallback"]
+    assert stats["level_passes"] <= max(0, int((n / 3 - 2) // l1inf.N_LEVELS))
+    check_exact(y, r, multiproj.project(y, r, "l1,inf"))

@@ -792,7 +792,10 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     N = x2.shape[1]
     r = float(radius)
     K = N_LEVELS
-    P = 2 + K * MAX_LEVEL_PASSES
+    # the curve points cost 3 floats each per group: keep them below the data's size
+    # (short groups need few or no level passes: their band is short anyway)
+    max_passes = min(MAX_LEVEL_PASSES, max(0, int((N / 3 - 2) // K)))
+    P = 2 + K * max_passes
     pc = np.empty((G, P))
     pg = np.zeros((G, P))
     pk = np.zeros((G, P))
@@ -816,7 +819,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         cand = cand[s[cand] > tlo]
         lo[:] = np.inf
         band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below)
-        if passes == MAX_LEVEL_PASSES or est[cand].sum() <= BAND_FRACTION * N * G:
+        if passes == max_passes or est[cand].sum() <= BAND_FRACTION * N * G:
             break
         l0 = bnd[0, cand]
         w = bnd[1, cand] - l0
