@@ -181,7 +181,7 @@ def bench_levels(Y, log2_size, threads, repeats, order):
             return lambda: backend.fused_norms(st.x3, st.qn, st.qm, v, w)
         def run():
             with backend._serial_if_small(st.xc.size):
-                backend._level_norms(st.xc, st.q)
+                backend.finite_group_norms(st.xc, st.q)
 
         return run
 

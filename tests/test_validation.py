@@ -22,17 +22,19 @@ def test_bad_radius_type(bad):
         multiproj.project(Y, bad, "l1")
 
 
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ball", ["l1", "l2", "linf", "l1,inf", "l1,1", "l1,2"])
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_data_raises_before_writing(ball, bad):
-    y = Y.copy()
+@pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
+def test_non_finite_data_raises_before_writing(ball, bad, dtype, axis):
+    y = Y.astype(dtype)
     y[1, 2] = bad
     method = "bilevel" if "," in ball else "exact"
     with pytest.raises(ValueError, match="finite"):
-        multiproj.project(y, 1.0, ball, method=method)
+        multiproj.project(y, 1.0, ball, method=method, axis=axis)
     z = y.copy()
     with pytest.raises(ValueError, match="finite"):
-        multiproj.project_(z, 1.0, ball, method=method)
+        multiproj.project_(z, 1.0, ball, method=method, axis=axis)
     np.testing.assert_array_equal(z, y)  # nothing written
 
 

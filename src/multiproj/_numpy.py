@@ -53,15 +53,23 @@ def _threads() -> int:
 # --------------------------------------------------------------------------- group norms
 def group_norms(xc: np.ndarray, q: str) -> np.ndarray:
     """Inner norms of the canonical view: shape ``(A,)`` (rows layout) or ``(A, B)``."""
-    from .kernels.grouped import group_norms_cols, group_norms_rows
+    from .kernels import grouped as k
 
     A, N, B = xc.shape
+    # float64 maxima on the integer bits: vectorised, NaN propagates (see rows_linf64)
+    bits = q == "inf" and xc.dtype == np.float64 and N > 1
     if B == 1:
         v = np.empty(A)
-        group_norms_rows(xc[:, :, 0], Q_CODES[q], v)
+        if bits:
+            k.rows_linf64(xc[:, :, 0].view(np.int64), v)
+        else:
+            k.group_norms_rows(xc[:, :, 0], Q_CODES[q], v)
     else:
         v = np.empty((A, B))
-        group_norms_cols(xc, Q_CODES[q], v, _threads())
+        if bits:
+            k.cols_linf64(xc.view(np.int64), v, _threads())
+        else:
+            k.group_norms_cols(xc, Q_CODES[q], v, _threads())
     return v
 
 
@@ -331,19 +339,6 @@ def fused_norms(x3: np.ndarray, qn: str, qm: str, v: np.ndarray, w: np.ndarray) 
             norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
 
 
-def _level_norms(xc: np.ndarray, q: str) -> np.ndarray:
-    """``finite_group_norms``, with the integer-bits kernel for float64 rows and q = inf."""
-    if q == "inf" and xc.dtype == np.float64 and xc.shape[2] == 1 and xc.shape[1] > 1:
-        from .kernels.multilevel import rows_linf64
-
-        v = np.empty(xc.shape[0])
-        rows_linf64(xc[:, :, 0].view(np.int64), v)
-        if not np.isfinite(v).all():
-            raise_not_finite()
-        return v
-    return finite_group_norms(xc, q)
-
-
 def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -> list:
     """Aggregate from the inside out [MLP s.4]: ``V_k = |y|``, ``V_{l-1} = ||V_l||_{q_l}``
     over level ``l``'s axes.  Returns the stages innermost first; ``stages[-1].vc`` is
@@ -377,7 +372,7 @@ def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -
         if copied:  # the level's axes are not adjacent in memory order: one gathered copy
             xc = lay.gather(cur)
         with _serial_if_small(xc.size):
-            vc = _level_norms(xc, ball.norms[lvl])
+            vc = finite_group_norms(xc, ball.norms[lvl])
         stages.append(_Stage(lay, xc, copied, red, ball.norms[lvl], vc))
         cur = _keepdims(lay, vc, red)
     return stages

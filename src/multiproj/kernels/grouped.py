@@ -23,6 +23,9 @@ Q1, Q2, QINF = 1, 2, 3
 
 _L1_CHUNK = 32  # columns gathered at once by the cols l1 kernel (fits in L2)
 
+# |x| of a float64 as int64 bits: clear the sign bit
+_ABS_BITS64 = np.int64(0x7FFFFFFFFFFFFFFF)
+
 
 @njit(**JIT_OPTIONS)
 def _row_norm(x, g, q):
@@ -133,6 +136,48 @@ def group_norms_cols(x, q, v, nthreads):
             for k in range(b1 - b0):
                 acc[k] = np.sqrt(acc[k])
         v[a, b0:b1] = acc
+
+
+@njit(**PARALLEL_OPTIONS)
+def rows_linf64(xb, v):
+    """``v[g] = max_i |x[g, i]|`` for float64 rows given as their int64 bits ``xb`` (G, N).
+
+    With the sign bit cleared, the bit patterns of non-negative float64 numbers order like
+    their values and NaN lies above inf, so an integer max over a row is the bit pattern of
+    ``max |x|`` that propagates NaN by itself: no side check, and the loop vectorises
+    without fast-math (the float max with a NaN check does not)."""
+    G, N = xb.shape
+    vb = v.view(np.int64)
+    nchunks = min(G, 1024)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
+        for g in range(c * step, min(G, (c + 1) * step)):
+            a = np.int64(0)
+            for i in range(N):
+                t = xb[g, i] & _ABS_BITS64
+                a = t if t > a else a
+            vb[g] = a
+
+
+@njit(**PARALLEL_OPTIONS)
+def cols_linf64(xb, v, nthreads):
+    """Cols layout of :func:`rows_linf64`: ``v[a, b] = max_i |x[a, i, b]|`` for float64 data
+    given as its int64 bits ``xb`` (A, N, B)."""
+    A, N, B = xb.shape
+    vb = v.view(np.int64)
+    per_a, width = _col_blocks(A, B, nthreads)
+    for t in prange(A * per_a):
+        a = t // per_a
+        b0 = (t % per_a) * width
+        b1 = min(B, b0 + width)
+        m = np.zeros(max(b1 - b0, 0), dtype=np.int64)
+        for i in range(N):
+            xi = xb[a, i, b0:b1]
+            for k in range(b1 - b0):
+                c = xi[k] & _ABS_BITS64
+                m[k] = c if c > m[k] else m[k]
+        for k in range(b1 - b0):
+            vb[a, b0 + k] = m[k]
 
 
 @njit(**PARALLEL_OPTIONS)

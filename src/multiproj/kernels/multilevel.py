@@ -16,7 +16,7 @@ three more round trips through memory.  Both kernels are parallel over the block
 (independent); they trust their inputs and accumulate in float64.
 
 For q_k = inf on float64 data the first pass runs on the integer bits of the data
-(``norms_two_levels_linf64``, and ``rows_linf64`` for a level whose fibres are rows): a
+(``norms_two_levels_linf64``; ``grouped.rows_linf64`` for a level whose fibres are rows): a
 vectorised integer max that propagates NaN by itself.
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
+from .grouped import _ABS_BITS64
 from .l1 import l1_threshold
 
 Q1, Q2, QINF = 1, 2, 3
@@ -160,8 +161,6 @@ def norms_two_levels(x, qn, qm, v, w):
             w[g] = _vec_norm(v[g], qm)
 
 
-# |x| of a float64 as int64 bits: clear the sign bit
-_ABS_BITS64 = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -185,23 +184,6 @@ def norms_two_levels_linf64(xb, qm, v, w):
                     a = t if t > a else a
                 vb[g, m] = a
             w[g] = _vec_norm(v[g], qm)
-
-
-@njit(**PARALLEL_OPTIONS)
-def rows_linf64(xb, v):
-    """``v[g] = max_i |x[g, i]|`` for float64 rows given as int64 bits ``xb`` (G, N): the
-    first pass of a level whose fibres are rows, with the bit trick above."""
-    G, N = xb.shape
-    vb = v.view(np.int64)
-    nchunks = min(G, _MAX_CHUNKS)
-    step = (G + nchunks - 1) // max(nchunks, 1)
-    for c in prange(nchunks):
-        for g in range(c * step, min(G, (c + 1) * step)):
-            a = np.int64(0)
-            for i in range(N):
-                t = xb[g, i] & _ABS_BITS64
-                a = t if t > a else a
-            vb[g] = a
 
 
 @njit(**PARALLEL_OPTIONS)
