@@ -29,61 +29,71 @@ _ABS_BITS64 = np.int64(0x7FFFFFFFFFFFFFFF)
 
 @njit(**JIT_OPTIONS)
 def _row_norm(x, g, q):
-    """Norm ``q`` of row ``g``; NaN when the row holds NaN or inf.  Four accumulators let
-    the compiler keep several lanes busy (max is exact in any order; sums change only by
-    rounding)."""
-    n = x.shape[1]
+    """``||x[g, :]||_q`` of a 2-D array in float64.  A NaN in the row gives NaN, an inf gives
+    inf (the caller checks that the norms are finite).  Used by the rows kernels here and
+    by the fused multi-level kernels (on ``x[g]`` of a 3-D block)."""
+    N = x.shape[1]
     a0 = 0.0
     a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    c = 0.0
     i = 0
     if q == QINF:
-        while i + 4 <= n:
+        # max is exact in any order; NaN (which max drops) is flagged on the side with an
+        # OR, which carries no floating-point latency chain
+        bad = False
+        a2 = 0.0
+        a3 = 0.0
+        while i + 4 <= N:
             t0 = abs(x[g, i])
             t1 = abs(x[g, i + 1])
             t2 = abs(x[g, i + 2])
             t3 = abs(x[g, i + 3])
-            c += (t0 - t0) + (t1 - t1) + (t2 - t2) + (t3 - t3)
+            bad |= (t0 != t0) | (t1 != t1) | (t2 != t2) | (t3 != t3)
             a0 = t0 if t0 > a0 else a0
             a1 = t1 if t1 > a1 else a1
             a2 = t2 if t2 > a2 else a2
             a3 = t3 if t3 > a3 else a3
             i += 4
-        while i < n:
+        while i < N:
             t0 = abs(x[g, i])
-            c += t0 - t0
+            bad |= t0 != t0
             a0 = t0 if t0 > a0 else a0
             i += 1
-        return max(max(a0, a1), max(a2, a3)) + c
-    elif q == Q1:
-        while i + 4 <= n:
+        if bad:
+            return np.nan
+        a0 = a0 if a0 > a1 else a1
+        a2 = a2 if a2 > a3 else a3
+        return a0 if a0 > a2 else a2
+    # sums with four accumulators: the additions of one row do not wait on each other
+    # (fastmath is off, so the compiler keeps the order; the result does not depend on
+    # the thread count)
+    a2 = 0.0
+    a3 = 0.0
+    if q == Q1:
+        while i + 4 <= N:
             a0 += abs(x[g, i])
             a1 += abs(x[g, i + 1])
             a2 += abs(x[g, i + 2])
             a3 += abs(x[g, i + 3])
             i += 4
-        while i < n:
+        while i < N:
             a0 += abs(x[g, i])
             i += 1
         return (a0 + a1) + (a2 + a3)
-    else:
-        while i + 4 <= n:
-            t0 = float(x[g, i])
-            t1 = float(x[g, i + 1])
-            t2 = float(x[g, i + 2])
-            t3 = float(x[g, i + 3])
-            a0 += t0 * t0
-            a1 += t1 * t1
-            a2 += t2 * t2
-            a3 += t3 * t3
-            i += 4
-        while i < n:
-            t0 = float(x[g, i])
-            a0 += t0 * t0
-            i += 1
-        return np.sqrt((a0 + a1) + (a2 + a3))
+    while i + 4 <= N:
+        t0 = float(x[g, i])
+        t1 = float(x[g, i + 1])
+        t2 = float(x[g, i + 2])
+        t3 = float(x[g, i + 3])
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        i += 4
+    while i < N:
+        t0 = float(x[g, i])
+        a0 += t0 * t0
+        i += 1
+    return np.sqrt((a0 + a1) + (a2 + a3))
 
 
 @njit(**PARALLEL_OPTIONS)

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .grouped import _ABS_BITS64
+from .grouped import _ABS_BITS64, _row_norm
 from .l1 import l1_threshold
 
 Q1, Q2, QINF = 1, 2, 3
@@ -78,74 +78,6 @@ def _vec_norm(x, q):
     return np.sqrt(a0 + a1)
 
 
-@njit(**JIT_OPTIONS)
-def _row_norm3(x, g, m, q):
-    """``||x[g, m, :]||_q`` in float64; NaN when the row holds NaN or inf and q = inf (the
-    sums of q = 1, 2 are NaN or inf by themselves)."""
-    N = x.shape[2]
-    a0 = 0.0
-    a1 = 0.0
-    i = 0
-    if q == QINF:
-        # max is exact in any order; NaN (which max drops) is flagged on the side with an
-        # OR, which carries no floating-point latency chain
-        bad = False
-        a2 = 0.0
-        a3 = 0.0
-        while i + 4 <= N:
-            t0 = abs(x[g, m, i])
-            t1 = abs(x[g, m, i + 1])
-            t2 = abs(x[g, m, i + 2])
-            t3 = abs(x[g, m, i + 3])
-            bad |= (t0 != t0) | (t1 != t1) | (t2 != t2) | (t3 != t3)
-            a0 = t0 if t0 > a0 else a0
-            a1 = t1 if t1 > a1 else a1
-            a2 = t2 if t2 > a2 else a2
-            a3 = t3 if t3 > a3 else a3
-            i += 4
-        while i < N:
-            t0 = abs(x[g, m, i])
-            bad |= t0 != t0
-            a0 = t0 if t0 > a0 else a0
-            i += 1
-        if bad:
-            return np.nan
-        a0 = a0 if a0 > a1 else a1
-        a2 = a2 if a2 > a3 else a3
-        return a0 if a0 > a2 else a2
-    # sums with four accumulators: the additions of one row do not wait on each other
-    # (fastmath is off, so the compiler keeps the order; the result does not depend on
-    # the thread count)
-    a2 = 0.0
-    a3 = 0.0
-    if q == Q1:
-        while i + 4 <= N:
-            a0 += abs(x[g, m, i])
-            a1 += abs(x[g, m, i + 1])
-            a2 += abs(x[g, m, i + 2])
-            a3 += abs(x[g, m, i + 3])
-            i += 4
-        while i < N:
-            a0 += abs(x[g, m, i])
-            i += 1
-        return (a0 + a1) + (a2 + a3)
-    while i + 4 <= N:
-        t0 = float(x[g, m, i])
-        t1 = float(x[g, m, i + 1])
-        t2 = float(x[g, m, i + 2])
-        t3 = float(x[g, m, i + 3])
-        a0 += t0 * t0
-        a1 += t1 * t1
-        a2 += t2 * t2
-        a3 += t3 * t3
-        i += 4
-    while i < N:
-        t0 = float(x[g, m, i])
-        a0 += t0 * t0
-        i += 1
-    return np.sqrt((a0 + a1) + (a2 + a3))
-
-
 @njit(**PARALLEL_OPTIONS)
 def norms_two_levels(x, qn, qm, v, w):
     """``v[g, m] = ||x[g, m, :]||_qn`` and ``w[g] = ||v[g, :]||_qm`` (float64).
@@ -157,7 +89,7 @@ def norms_two_levels(x, qn, qm, v, w):
     for c in prange(nchunks):
         for g in range(c * step, min(G, (c + 1) * step)):
             for m in range(M):
-                v[g, m] = _row_norm3(x, g, m, qn)
+                v[g, m] = _row_norm(x[g], m, qn)
             w[g] = _vec_norm(v[g], qm)
 
 
