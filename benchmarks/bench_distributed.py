@@ -23,6 +23,7 @@ Dask run on an array several times larger than a memory limit.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import subprocess
@@ -92,8 +93,10 @@ def _worker(rank, world, port, task, args, queue):
                     rows.append((ball, sa, float(np.median(times))))
         if rank == 0:
             queue.put(rows)
+        dist.barrier()  # no rank closes its gloo connections while a peer's last send is in flight
     finally:
         dist.destroy_process_group()
+        gc.collect()  # free gloo's objects while the interpreter is alive (see tests/test_distributed.py)
 
 
 def _spawn(task, args, world=2):
