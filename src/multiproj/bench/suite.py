@@ -3,8 +3,14 @@ of :class:`Case` objects whose ``run()`` returns table rows (plain dicts).
 
 Timing protocol (STYLE s.15): every timed function is called once to warm up (Numba
 compilation, first-touch page faults), then all functions of a case, *including the
-reference* ``Y.copy()`` of the same array, are called round-robin ``repeats`` times, so that
-they see the same machine load; the median is reported, with the ratio to the copy.
+reference* ``Y.copy()`` of the same array, take turns ``repeats`` times, so that they see
+the same machine load; the median is reported, with the ratio to the copy.  At each turn a
+function is called twice and only the second call is timed: the timed call then finds the
+memory allocator and the caches as the same function's previous call left them, as in a
+user's loop, not as another method left them.  (Timing the first call instead made the
+same work cost up to 5 x more or less depending on which method ran just before: a result
+placed in freshly mapped pages costs about one extra copy on this machine, and which
+allocations get fresh pages depends on what the previous calls allocated and freed.)
 
 The (method, ball) pairs come from the registry :data:`multiproj.METHODS` (``Method.supports``);
 the only method that is not in the registry is the naive NumPy bi-level l1,inf baseline
@@ -187,8 +193,9 @@ def _to_numpy(x) -> np.ndarray:
 
 
 def time_round_robin(fns: dict, repeats: int):
-    """Warm up, then time ``fns`` (name -> callable) round-robin; return
-    ``(median seconds, warm-up outputs, notes)``.  A function that raises at warm-up gets no
+    """Warm up, then time ``fns`` (name -> callable) in turns, the second of two calls at
+    each turn (see the module docstring); return ``(median seconds, warm-up outputs,
+    notes)``.  A function that raises at warm-up gets no
     time and a note: ``n/a`` for ``NotImplementedError`` or a missing backend, else the
     error."""
     outputs, notes, alive = {}, {}, {}
@@ -203,6 +210,7 @@ def time_round_robin(fns: dict, repeats: int):
     samples = {name: [] for name in alive}
     for _ in range(max(1, repeats)):
         for name, fn in alive.items():
+            fn()  # settle: the timed call follows a call of the same function
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
