@@ -241,6 +241,23 @@ def test_threads_agree():
     check_exact(y, r, x1)
 
 
+@pytest.mark.parametrize("extra", [1, 7])
+def test_several_column_chunks(extra):
+    """Cols layout with more groups than one chunk of the kernels, the last one partial,
+    and two slabs (a 3-D array with axis=1): every chunk and slab boundary."""
+    from multiproj.kernels.l1inf import COLUMN_CHUNK
+
+    b = 2 * COLUMN_CHUNK + extra
+    y = make_data("normal", (2, 12, b), np.float64, seed=extra)
+    r = 0.2 * multiproj.norm(y, "l1,inf", axis=1)
+    with multiproj.num_threads(1):
+        x1 = multiproj.project(y, r, "l1,inf", axis=1)
+    x2 = multiproj.project(y, r, "l1,inf", axis=1)
+    np.testing.assert_allclose(x1, x2, rtol=1e-12, atol=1e-15)
+    y2 = np.moveaxis(y, 1, 0).reshape(12, 2 * b)  # the same groups as the columns of a matrix
+    check_exact(y2, r, np.moveaxis(x1, 1, 0).reshape(12, 2 * b))
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_raises_before_writing(bad):
     y = make_data("normal", (10, 12), np.float64, seed=0)

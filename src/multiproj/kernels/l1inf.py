@@ -61,8 +61,10 @@ from numba import njit, prange
 from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
 from .l1 import l1_threshold
 
-# Groups processed side by side in the cols layout (one prange task).
-COLUMN_CHUNK = 256
+# Groups processed side by side in the cols layout (one prange task).  512 (4 KiB row
+# segments, the level pass's accumulators still in L1/L2) measured 2-5 % faster than 256
+# on 1000 x 10000 and 1000 x 4000 with 1 thread, and no slower with 2.
+COLUMN_CHUNK = 512
 # Groups from which the bound sums of the bracket run in parallel.
 PAR_GROUPS = 50_000
 # Band entries from which the bands are sorted in parallel.
