@@ -14,8 +14,8 @@ Numba is imported on the first projection, not at ``import multiproj``.
 
 from ._api import norm, project, project_
 from ._prox import prox
-from ._registry import METHODS
-from ._threads import get_num_threads, max_threads, num_threads, set_num_threads
+from ._core.registry import METHODS
+from ._core.threads import get_num_threads, max_threads, num_threads, set_num_threads
 
 __version__ = "0.1.0"
 

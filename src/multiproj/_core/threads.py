@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import operator
-from collections.abc import Iterator
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads", "max_threads"]
 
@@ -50,8 +49,7 @@ def set_num_threads(n: int) -> None:
     numba.set_num_threads(n)
 
 
-@contextlib.contextmanager
-def num_threads(n: int) -> Iterator[int]:
+class num_threads:
     """Context manager that sets the thread count and restores the previous one on exit.
 
     The previous value is restored even when the body raises.
@@ -62,9 +60,32 @@ def num_threads(n: int) -> Iterator[int]:
     >>> with multiproj.num_threads(1):
     ...     pass
     """
-    previous = get_num_threads()
-    set_num_threads(n)
-    try:
-        yield n
-    finally:
-        set_num_threads(previous)
+
+    __slots__ = ("n", "previous")
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self) -> int:
+        self.previous = get_num_threads()
+        set_num_threads(self.n)
+        return self.n
+
+    def __exit__(self, *exc) -> bool:
+        import numba
+
+        numba.set_num_threads(self.previous)
+        return False
+
+
+# Passes over fewer entries than this run on the calling thread: waking the other threads
+# costs more than the work (and, on a busy machine, a scheduler time slice).
+SERIAL_BELOW = 1 << 18
+
+_NO_CHANGE = contextlib.nullcontext()
+
+
+def serial_if_small(size: int):
+    """:class:`num_threads` ``(1)`` for a pass over fewer than :data:`SERIAL_BELOW` entries,
+    else a context that changes nothing."""
+    return num_threads(1) if size < SERIAL_BELOW else _NO_CHANGE
