@@ -185,6 +185,11 @@ def test_primitives_match_numpy_backend():
         np.testing.assert_allclose(x.numpy(), naive.bilevel(y, 5.0, q, 0), rtol=1e-12, atol=1e-12)
         xn = cpu.apply_group_radii(y, q, vk, un, (0,))
         np.testing.assert_allclose(xn, naive.bilevel(y, 5.0, q, 0), rtol=1e-12, atol=1e-12)
+    tau = np.linspace(0.0, 1.5, 30).reshape(1, 30)
+    ref = np.sign(y) * np.maximum(np.abs(y) - tau, 0.0)
+    np.testing.assert_allclose(cpu.soft_threshold(y, tau, (0,)), ref, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(_torch_prims.soft_threshold(t, torch.from_numpy(tau), (0,)).numpy(), ref,
+                               rtol=0, atol=1e-15)
     u, inside = _torch_prims.outer_l1(torch.ones(3, dtype=torch.float64), 10.0)
     assert inside is True and torch.equal(u, torch.ones(3, dtype=torch.float64))
 

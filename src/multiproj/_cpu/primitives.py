@@ -78,10 +78,14 @@ def apply_group_radii(y: np.ndarray, q: str, v: np.ndarray, u: np.ndarray,
     return groups.run_on_groups(y, out, axes, fn)
 
 
-def soft_threshold(y: np.ndarray, tau: np.ndarray, axes: tuple[int, ...],
+def soft_threshold(y: np.ndarray, tau: np.ndarray, axes: tuple[int, ...] | None = None,
                    out: np.ndarray | None = None) -> np.ndarray:
     """``sign(y) * max(|y| - tau_g, 0)`` per group, as ``y - clip(y, -tau_g, tau_g)`` with
-    the clipping kernel (``tau`` keepdims-shaped; groups with ``tau_g = inf`` become 0)."""
+    the clipping kernel (``tau`` keepdims-shaped for the groups reducing ``axes``, every
+    axis when None; groups with ``tau_g = inf`` become 0)."""
+    if axes is None:
+        axes = tuple(range(y.ndim))
+        tau = np.reshape(tau, (1,) * y.ndim)
     clipped = apply_group_radii(y, "inf", np.full(tau.shape, np.inf), tau, axes)
     return np.subtract(y, clipped, out=out)
 
