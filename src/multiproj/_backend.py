@@ -15,14 +15,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-PRIMITIVES = (
-    "group_norms",
-    "finite_group_norms",
-    "outer_l1",
-    "apply_group_radii",
-    "soft_threshold",
-    "L1Sums",
-)
+from ._core.registry import PRIMITIVES
+
+__all__ = ["get_backend", "primitives", "PRIMITIVES"]
 
 
 def _is_tensor(y) -> bool:

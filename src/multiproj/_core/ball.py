@@ -58,3 +58,19 @@ def parse_ball(ball) -> Ball:
             f"or 'l1,inf,inf'. Got {ball!r} instead."
         )
     return Ball(norms)
+
+
+def exact_form(ball: Ball) -> tuple[str, Ball]:
+    """How the Euclidean projection onto ``ball`` is computed.
+
+    ``("flat", b)`` for the flat balls and for l1,1 (the flat l1 ball of every entry),
+    ``("bilevel", ball)`` for l1,2 (its bi-level projection is the exact one: the groups'
+    l2 norms are projected onto the l1 ball and every group is scaled to its radius), and
+    ``("exact", ball)`` for l1,inf, which needs its own solver."""
+    if ball.is_flat:
+        return "flat", ball
+    if ball.norms == ("1", "1"):
+        return "flat", Ball(("1",))
+    if ball.norms == ("1", "2"):
+        return "bilevel", ball
+    return "exact", ball

@@ -24,6 +24,28 @@ import numpy as np
 from .ball import Ball
 
 
+def as_int(value, message: str) -> int:
+    """``value`` as an int (any integer type, not bool), else TypeError(``message``)."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(message)
+
+
+def _axis_of(a, ndim: int, name: str, given, what: str) -> int:
+    """One axis of an ``ndim``-D array, in ``range(ndim)``; ``given`` is the parameter's
+    value as passed (for the messages) and ``what`` what it must hold."""
+    a = as_int(a, f"The '{name}' parameter must {what}. Got {given!r} instead.")
+    if not -ndim <= a < ndim:
+        raise ValueError(
+            f"The '{name}' parameter must name axes of a {ndim}-D array "
+            f"(from {-ndim} to {ndim - 1}). Got {given!r} instead."
+        )
+    return a % ndim
+
+
 def check_radius(radius, name: str = "radius") -> float:
     """Return ``radius`` as a float after checking it is finite and >= 0."""
     if isinstance(radius, np.ndarray) and radius.ndim == 0:
@@ -48,22 +70,7 @@ def check_radius(radius, name: str = "radius") -> float:
 def check_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """Normalise an int or tuple of ints to sorted non-negative axes of an ``ndim`` array."""
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
-    out = []
-    for a in items:
-        if isinstance(a, bool):
-            raise TypeError(f"The '{name}' parameter must be an int or a tuple of ints. Got {axis!r} instead.")
-        try:
-            a = operator.index(a)
-        except TypeError:
-            raise TypeError(
-                f"The '{name}' parameter must be an int or a tuple of ints. Got {axis!r} instead."
-            ) from None
-        if not -ndim <= a < ndim:
-            raise ValueError(
-                f"The '{name}' parameter must name axes of a {ndim}-D array "
-                f"(from {-ndim} to {ndim - 1}). Got {axis!r} instead."
-            )
-        out.append(a % ndim)
+    out = [_axis_of(a, ndim, name, axis, "be an int or a tuple of ints") for a in items]
     if len(set(out)) != len(out):
         raise ValueError(f"The '{name}' parameter names an axis twice. Got {axis!r} instead.")
     return tuple(sorted(out))
@@ -147,20 +154,7 @@ def check_levels(levels, ndim: int, ball: Ball, name: str = "levels") -> tuple[t
             raise ValueError(f"The '{name}' parameter has an empty level. Got {levels!r} instead.")
         axes = []
         for a in items:
-            if isinstance(a, bool):
-                a = None
-            try:
-                a = operator.index(a)
-            except TypeError:
-                raise TypeError(
-                    f"The '{name}' parameter must hold ints or tuples of ints. Got {levels!r} instead."
-                ) from None
-            if not -ndim <= a < ndim:
-                raise ValueError(
-                    f"The '{name}' parameter must name axes of a {ndim}-D array "
-                    f"(from {-ndim} to {ndim - 1}). Got {levels!r} instead."
-                )
-            a %= ndim
+            a = _axis_of(a, ndim, name, levels, "hold ints or tuples of ints")
             if a in seen:
                 raise ValueError(f"The '{name}' parameter names axis {a} twice. Got {levels!r} instead.")
             seen.append(a)
@@ -177,12 +171,7 @@ def check_levels(levels, ndim: int, ball: Ball, name: str = "levels") -> tuple[t
 
 def check_every(every) -> int:
     """``every`` (project after every ``every``-th optimiser step) as an int >= 1."""
-    if isinstance(every, bool):
-        raise TypeError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
-    try:
-        every = operator.index(every)
-    except TypeError:
-        raise TypeError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.") from None
+    every = as_int(every, f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
     if every < 1:
         raise ValueError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
     return every

@@ -53,6 +53,12 @@ class Method:
 
 METHODS: dict[str, Method] = {}
 
+# The primitives interface: the functions (and the class) that both backends provide with
+# the same signatures, in multiproj._cpu.primitives and multiproj._torch.primitives.
+PRIMITIVES = (
+    "group_norms", "finite_group_norms", "outer_l1", "apply_group_radii", "soft_threshold", "L1Sums",
+)
+
 
 def register(method: Method) -> Method:
     METHODS[method.name] = method

@@ -8,7 +8,8 @@ first needed (``import multiproj`` stays fast).
 from __future__ import annotations
 
 import contextlib
-import operator
+
+from .checks import as_int
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads", "max_threads"]
 
@@ -35,12 +36,7 @@ def set_num_threads(n: int) -> None:
     n : int
         Between 1 and :func:`max_threads` inclusive.
     """
-    if isinstance(n, bool):
-        raise TypeError(f"The number of threads must be an int. Got {n!r} instead.")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"The number of threads must be an int. Got {n!r} instead.") from None
+    n = as_int(n, f"The number of threads must be an int. Got {n!r} instead.")
     top = max_threads()
     if not 1 <= n <= top:
         raise ValueError(f"The number of threads must be between 1 and {top}. Got {n} instead.")

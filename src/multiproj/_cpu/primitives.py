@@ -17,17 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.checks import raise_not_finite
+from .._core.registry import PRIMITIVES
 from . import groups
 from .layout import group_layout, keepdims_shape, to_canonical, to_keepdims
 
-__all__ = [
-    "group_norms",
-    "finite_group_norms",
-    "outer_l1",
-    "apply_group_radii",
-    "soft_threshold",
-    "L1Sums",
-]
+__all__ = list(PRIMITIVES)
 
 
 def group_norms(y: np.ndarray, q: str, axes: tuple[int, ...]) -> np.ndarray:

@@ -15,7 +15,7 @@ import contextlib
 
 import numpy as np
 
-from .._core.ball import Ball
+from .._core.ball import Ball, exact_form
 from .._core.checks import as_float_array, check_out, check_radius, raise_not_finite
 from .._core.plan import Plan
 from .groups import apply_group_radii, finite_group_norms, group_norms, outer_l1, run_on_groups
@@ -63,12 +63,10 @@ def project_flat(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
 def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     """Euclidean projection.  l1,1 is the flat l1 ball; l1,2 is exactly its bi-level
     projection; l1,inf (the remaining ball the registry allows) has its own exact solver."""
-    if ball.is_flat:
-        return project_flat(y, radius, ball, out=out)
-    if ball.norms == ("1", "1"):
-        return project_flat(y, radius, Ball(("1",)), out=out)
-    if ball.norms == ("1", "2"):
-        return project_bilevel(y, radius, ball, axes=axes, out=out)
+    how, b = exact_form(ball)
+    if how != "exact":
+        solve = project_flat if how == "flat" else project_bilevel
+        return solve(y, radius, b, axes=axes, out=out)
     return run_on_groups(y, out, axes, lambda xc, oc: _exact_l1inf_on(xc, oc, radius))
 
 

@@ -29,16 +29,9 @@ import math
 import torch
 
 from .._core.checks import raise_not_finite
+from .._core.registry import PRIMITIVES
 
-__all__ = [
-    "group_norms",
-    "finite_group_norms",
-    "outer_l1",
-    "apply_group_radii",
-    "soft_threshold",
-    "L1Sums",
-    "l1_thresholds",
-]
+__all__ = [*PRIMITIVES, "l1_thresholds"]
 
 _ORD = {"1": 1.0, "2": 2.0, "inf": math.inf}
 _SORT_DIRECTLY = 1 << 20  # vectors up to this length are sorted without pre-filtering

@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from .._core.ball import Ball
+from .._core.ball import Ball, exact_form
 from .._core.checks import raise_not_finite
 from .._core.registry import get_method
 from .primitives import (
@@ -109,12 +109,10 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     """Euclidean projection.  l1,1 is the flat l1 ball and l1,2 its bi-level projection; the
     exact l1,inf projection has no device algorithm here and runs on the host through the
     NumPy solver (:func:`host_fallback`: one copy to the host and one back)."""
-    if ball.is_flat:
-        return project_flat(y, radius, ball, out=out)
-    if ball.norms == ("1", "1"):
-        return project_flat(y, radius, Ball(("1",)), out=out)
-    if ball.norms == ("1", "2"):
-        return project_bilevel(y, radius, ball, axes=axes, out=out)
+    how, b = exact_form(ball)
+    if how != "exact":
+        solve = project_flat if how == "flat" else project_bilevel
+        return solve(y, radius, b, axes=axes, out=out)
     return host_fallback("exact", y, radius, ball, axes=axes, levels=levels, out=out)
 
 
