@@ -193,3 +193,20 @@ def test_primitives_interface_is_the_same_on_both_backends():
     import numpy as np
 
     assert _backend.primitives(np.zeros(2)) is cpu
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "does not support the ball",
+        "parameter is used only by method='multilevel'",
+        "needs an array with at least 2 dimensions",
+        "parameter must be an int >= 1",
+    ],
+)
+def test_each_legality_message_is_written_once(message):
+    """The rules that combine method, ball, axes and levels live in one place
+    (``multiproj._core.plan.resolve``, and ``check_every``): their messages appear once in
+    the package's source."""
+    count = sum(p.read_text().count(message) for p in ROOT.rglob("*.py"))
+    assert count == 1, (message, count)

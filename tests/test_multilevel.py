@@ -1,4 +1,4 @@
-"""Multi-level projections for tensors (issue 4, [MLP s.4]): ``method="multilevel"`` and
+"""Multi-level projections for tensors ([MLP s.4]): ``method="multilevel"`` and
 ``norm(..., levels=...)`` against the slow recursive reference in ``naive.py``."""
 
 from __future__ import annotations

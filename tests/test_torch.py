@@ -195,7 +195,7 @@ def test_primitives_match_numpy_backend():
 
 
 def test_torch_ops_multilevel_equals_bilevel_on_reshape():
-    """Tri-level l1,inf,inf = bi-level l1,inf of the d1 x (d2 d3) matrix (SPEC s.5)."""
+    """Tri-level l1,inf,inf = bi-level l1,inf of the d1 x (d2 d3) matrix [MLP s.4]."""
     y = make_data("normal", (5, 4, 3), np.float64, seed=6)
     t = torch.from_numpy(y)
     r = 2.0

@@ -171,7 +171,8 @@ def check_levels(levels, ndim: int, ball: Ball, name: str = "levels") -> tuple[t
 
 def check_every(every) -> int:
     """``every`` (project after every ``every``-th optimiser step) as an int >= 1."""
-    every = as_int(every, f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
+    message = f"The 'every' parameter must be an int >= 1. Got {every!r} instead."
+    every = as_int(every, message)  # TypeError for a non-integer
     if every < 1:
-        raise ValueError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
+        raise ValueError(message)
     return every
