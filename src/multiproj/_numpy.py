@@ -1,6 +1,6 @@
-"""Compatibility aliases of the CPU backend under the names that code written against the
-former single-module layout imports (``kernels.l1inf.project_on`` and the scripts in
-``benchmarks/``).  New code imports :mod:`multiproj._cpu` directly."""
+"""Aliases of CPU-backend functions under the names that :func:`multiproj.kernels.l1inf.project_on`
+and the scripts in ``benchmarks/`` import from here.  The package itself imports
+:mod:`multiproj._cpu`."""
 
 from ._core.threads import SERIAL_BELOW as _SERIAL_BELOW  # noqa: F401
 from ._core.threads import serial_if_small as _serial_if_small  # noqa: F401

@@ -57,21 +57,45 @@ class num_threads:
     ...     pass
     """
 
-    __slots__ = ("n", "previous")
+    __slots__ = ("n", "previous", "changed")
+    restore_always = True  # also when the count was already n (the body may change it)
 
     def __init__(self, n: int):
         self.n = n
 
     def __enter__(self) -> int:
         self.previous = get_num_threads()
-        set_num_threads(self.n)
+        self.changed = type(self.n) is not int or self.n != self.previous
+        if self.changed:  # (an unchanged int count is valid: it is the current one)
+            set_num_threads(self.n)
         return self.n
 
     def __exit__(self, *exc) -> bool:
+        if self.changed or self.restore_always:
+            import numba
+
+            numba.set_num_threads(self.previous)
+        return False
+
+
+class _one_thread(num_threads):
+    """``num_threads(1)`` for the library's own passes: nothing is set or restored when the
+    count is 1 already."""
+
+    __slots__ = ()
+    restore_always = False
+
+    def __init__(self):
+        self.n = 1
+
+    def __enter__(self) -> int:
         import numba
 
-        numba.set_num_threads(self.previous)
-        return False
+        self.previous = numba.get_num_threads()
+        self.changed = self.previous != 1
+        if self.changed:
+            numba.set_num_threads(1)
+        return 1
 
 
 # Passes over fewer entries than this run on the calling thread: waking the other threads
@@ -82,6 +106,6 @@ _NO_CHANGE = contextlib.nullcontext()
 
 
 def serial_if_small(size: int):
-    """:class:`num_threads` ``(1)`` for a pass over fewer than :data:`SERIAL_BELOW` entries,
-    else a context that changes nothing."""
-    return num_threads(1) if size < SERIAL_BELOW else _NO_CHANGE
+    """One thread for a pass over fewer than :data:`SERIAL_BELOW` entries, else a context
+    that changes nothing."""
+    return _one_thread() if size < SERIAL_BELOW else _NO_CHANGE
