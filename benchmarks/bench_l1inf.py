@@ -49,7 +49,7 @@ def gap(y, x, r):
 
 def radius_zeroing(y, frac):
     """Radius whose exact projection zeroes the fraction ``frac`` of the columns."""
-    from multiproj.kernels.l1inf import l1_thresholds_cols
+    from multiproj.kernels.grouped import l1_thresholds_cols
 
     s = np.abs(y).sum(axis=0)
     theta = float(np.quantile(s, frac))

@@ -16,7 +16,7 @@ import numpy as np
 from ._layout import group_layout
 from ._validation import Ball, raise_not_finite
 
-Q_CODES = {"1": 1, "2": 2, "inf": 3}
+from .kernels.codes import Q_CODES
 
 
 def run_on_groups(y: np.ndarray, out, axes: tuple[int, ...], fn: Callable) -> np.ndarray:
@@ -174,7 +174,7 @@ def project_bilevel(y, radius, ball: Ball, *, axes, levels=None, out=None):
 
 
 def _flat_on(xc: np.ndarray, oc: np.ndarray, radius: float, q: str) -> None:
-    from .kernels import l1 as k
+    from .kernels import vector as k
 
     if xc.size == 0:
         return
@@ -205,12 +205,14 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
 
 def _exact_l1inf_on(xc: np.ndarray, oc: np.ndarray, radius: float) -> None:
     """Exact l1,inf projection of a canonical view (see :mod:`multiproj.kernels.l1inf`)."""
-    from .kernels.l1inf import project_on
+    from .kernels.l1inf import exact_l1inf_levels
 
     if xc.size == 0:
         return
-    if not project_on(xc, oc, radius):
+    levels = exact_l1inf_levels(xc, radius)
+    if levels is None:
         raise_not_finite()
+    apply_group_radii(xc, oc, "inf", *levels)
 
 
 # --------------------------------------------------------------------------- norms

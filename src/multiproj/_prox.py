@@ -92,7 +92,7 @@ def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
     from ._numpy import apply_group_radii, group_norms
 
     if q == "1":
-        from .kernels.l1 import soft_threshold_into
+        from .kernels.vector import soft_threshold_into
 
         x1 = xc.reshape(-1)
         if not np.isfinite(group_norms(x1.reshape(1, -1, 1), "1")).all():
@@ -108,7 +108,7 @@ def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
         apply_group_radii(xc, oc, "2", v, np.maximum(v - lam, 0.0))
         return
     # l1,inf: clip every group at the threshold of its own l1 projection of radius lam
-    from .kernels.l1inf import l1_thresholds_cols, l1_thresholds_rows
+    from .kernels.grouped import l1_thresholds_cols, l1_thresholds_rows
 
     s = group_norms(xc, "1").reshape(-1)
     if not np.isfinite(s).all():

@@ -50,7 +50,7 @@ plus, for l1,1 split inside groups, the iterations above.  The tensor itself nev
 
 CPU tensors are processed in place of their memory through NumPy views (``Tensor.numpy()``,
 no copy) with the Numba kernels of :mod:`multiproj._numpy` (and, for the collective l1
-thresholds, :mod:`multiproj.kernels.above`).  CUDA tensors use the torch
+thresholds, :mod:`multiproj.kernels.collective`).  CUDA tensors use the torch
 primitives of ``multiproj._torch_ops`` when that module provides them, otherwise they are
 copied to the host and back (the communication stays O(number of groups) either way).
 Backends: gloo (CPU tensors), NCCL (communication vectors placed on the current CUDA
@@ -395,7 +395,7 @@ class _HostL1:
         if self.b is None and self.cand is None:  # an empty shard
             return S, C
         if self.cand is None:
-            from .kernels.above import sums_above
+            from .kernels.collective import sums_above
 
             A, _, B = self.cshape
             tc = np.ascontiguousarray(tf[self.knum].reshape(A, B))
