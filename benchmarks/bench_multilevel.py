@@ -1,4 +1,4 @@
-"""Benchmark of the multi-level projection of tensors (issue 4, [MLP s.4]).
+"""Benchmark of the multi-level projection of tensors [MLP s.4].
 
 (a) A tensor of 2**24 float64 entries (uniform on [0, 1), the authors' protocol) shaped as
     order 2, 3, 4 and 6 (4096^2, 256^3, 64^4, 16^6), norms l1,inf,...,inf (whose inner
