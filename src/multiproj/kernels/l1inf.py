@@ -163,6 +163,29 @@ def levels_rows(x, lev, gv, cnt):
             cnt[g, l] = cc[l].sum()
 
 
+@njit(**JIT_OPTIONS)
+def _dense_or_gather(idx, w, width):
+    """``(w, dense)`` for a chunk of ``width`` groups of which the ``w`` listed in ``idx``
+    are candidates: gathering them costs about as much as a level pass over the chunk, so
+    above half the chunk every group is read (``idx`` becomes the identity)."""
+    if 2 * w > width:
+        for k in range(width):
+            idx[k] = k
+        return width, True
+    return w, False
+
+
+@njit(**JIT_OPTIONS)
+def _abs_segment(xi, idx, w, dense, row):
+    """``row[:w] = |xi|`` (dense) or ``|xi[idx[:w]]|`` (the candidates only)."""
+    if dense:
+        for k in range(w):
+            row[k] = abs(xi[k])
+    else:
+        for k in range(w):
+            row[k] = abs(xi[idx[k]])
+
+
 @njit(**PARALLEL_OPTIONS)
 def levels_cols(x, lev, gv, cnt):
     """Cols layout of :func:`levels_rows`; ``lev``, ``gv``, ``cnt`` are ``(K, A * B)``.
@@ -184,12 +207,7 @@ def levels_cols(x, lev, gv, cnt):
                 w += 1
         if w == 0:
             continue
-        # gathering costs about as much as a level: below half the chunk it pays
-        dense = 2 * w > b1 - b0
-        if dense:
-            w = b1 - b0
-            for k in range(w):
-                idx[k] = k
+        w, dense = _dense_or_gather(idx, w, b1 - b0)
         c = np.empty((K, w))
         for l in range(K):
             for k in range(w):
@@ -198,13 +216,7 @@ def levels_cols(x, lev, gv, cnt):
         cc = np.zeros((K, w))
         row = np.empty(w)
         for i in range(N):
-            xi = x[a, i, b0:b1]
-            if dense:
-                for k in range(w):
-                    row[k] = abs(xi[k])
-            else:
-                for k in range(w):
-                    row[k] = abs(xi[idx[k]])
+            _abs_segment(x[a, i, b0:b1], idx, w, dense, row)
             for l in range(K):
                 cl = c[l]
                 al = acc[l]
@@ -245,36 +257,19 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
             w = xi.shape[0]
             for k in range(w):
                 row[k] = abs(xi[k])
-            _screen_block(row[:w], l0, h0, p, e, ca, sa, band)
+            _screen_row(row[:w], l0, h0, p, e, ca, sa, band, 0)
         blen[g] = p[0] - off[g] if p[0] <= e[0] else -1
         cnt_a[g] = ca.sum()
         sum_a[g] = sa.sum()
 
 
 @njit(**JIT_OPTIONS)
-def _screen_block(row, l0, h0, p, e, ca, sa, band):
-    """:func:`_screen_row` for one group: all lanes share the slot counter ``p[0]``."""
-    w = row.shape[0]
-    nin = 0
-    for k in range(w):
-        v = row[k]
-        up = v > h0[k]
-        ca[k] += up
-        sa[k] += v if up else 0.0
-        nin += (v > l0[k]) & (v <= h0[k])
-    if nin > 0:
-        for k in range(w):
-            v = row[k]
-            if v > l0[k] and v <= h0[k]:
-                if p[0] < e[0]:
-                    band[p[0]] = v
-                p[0] += 1
-
-
-@njit(**JIT_OPTIONS)
-def _screen_row(row, l0, h0, p, e, ca, sa, band):
+def _screen_row(row, l0, h0, p, e, ca, sa, band, lane):
     """One row segment of the band pass: count and sum above ``h0`` (branch-free), then
-    store the entries in ``(l0, h0]`` if the branch-free count found any."""
+    store the entries in ``(l0, h0]`` if the branch-free count found any.  Entry ``k``
+    goes to the slot counter ``p[k * lane]`` (bounded by ``e[k * lane]``): one counter per
+    lane (a group per lane, cols layout) or, with ``lane = 0``, one shared by all lanes
+    (the lanes are one group's entries, rows layout)."""
     w = row.shape[0]
     nin = 0
     for k in range(w):
@@ -287,14 +282,15 @@ def _screen_row(row, l0, h0, p, e, ca, sa, band):
         for k in range(w):
             v = row[k]
             if v > l0[k] and v <= h0[k]:
-                if p[k] < e[k]:
-                    band[p[k]] = v
-                p[k] += 1
+                j = k * lane
+                if p[j] < e[j]:
+                    band[p[j]] = v
+                p[j] += 1
 
 
 @njit(**JIT_OPTIONS)
 def _screen_below(row, l0, h0, p, e, cb, sb, band):
-    """:func:`_screen_row` for chunks where few entries lie at or below ``h0``: only those
+    """Band pass for chunks where few entries lie at or below ``h0``: only those
     are counted and summed, in the rare branch after a branch-free screen; the count and
     sum above then follow from ``N`` and the group's l1 norm."""
     w = row.shape[0]
@@ -340,11 +336,7 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
         if w == 0:
             continue
         rare = nbelow * 8.0 <= float(N) * w
-        dense = 2 * w > b1 - b0
-        if dense:
-            w = b1 - b0
-            for k in range(w):
-                idx[k] = k
+        w, dense = _dense_or_gather(idx, w, b1 - b0)
         l0 = np.empty(w)
         h0 = np.empty(w)
         p = np.empty(w, dtype=np.int64)
@@ -360,17 +352,11 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
         sa = np.zeros(w)
         row = np.empty(w)
         for i in range(N):
-            xi = x[a, i, b0:b1]
-            if dense:
-                for k in range(w):
-                    row[k] = abs(xi[k])
-            else:
-                for k in range(w):
-                    row[k] = abs(xi[idx[k]])
+            _abs_segment(x[a, i, b0:b1], idx, w, dense, row)
             if rare:
                 _screen_below(row, l0, h0, p, e, ca, sa, band)
             else:
-                _screen_row(row, l0, h0, p, e, ca, sa, band)
+                _screen_row(row, l0, h0, p, e, ca, sa, band, 1)
         for k in range(w):
             if l0[k] != np.inf:
                 g = g0 + idx[k]
