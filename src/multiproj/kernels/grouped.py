@@ -23,6 +23,15 @@ from .vector import abs_bits_max, l1_threshold, soft_threshold, soft_threshold_i
 _L1_CHUNK = 32  # columns gathered at once by the cols l1 kernels (fits in L2)
 
 
+@njit(**JIT_OPTIONS)
+def chunk_of(t, per_a, width, B):
+    """``(a, b0, b1)``: task ``t`` of a cols-layout kernel covers the groups ``(a, b)``,
+    ``b0 <= b < b1``, of slab ``a`` split into ``per_a`` chunks of ``width`` groups."""
+    a = t // per_a
+    b0 = (t % per_a) * width
+    return a, b0, min(B, b0 + width)
+
+
 @njit(**PARALLEL_OPTIONS)
 def group_norms_rows(x, q, v):
     """``v[g] = ||x[g, :]||_q`` (float64); NaN/inf marks a non-finite group."""
@@ -46,9 +55,7 @@ def group_norms_cols(x, q, v, nthreads):
     A, N, B = x.shape
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
-        a = t // per_a
-        b0 = (t % per_a) * width
-        b1 = min(B, b0 + width)
+        a, b0, b1 = chunk_of(t, per_a, width, B)
         acc = np.zeros(max(b1 - b0, 0))
         if q == QINF:
             # the max is exact in the data's dtype: accumulate there (twice the lanes for
@@ -99,9 +106,7 @@ def cols_linf64(xb, v, nthreads):
     vb = v.view(np.int64)
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
-        a = t // per_a
-        b0 = (t % per_a) * width
-        b1 = min(B, b0 + width)
+        a, b0, b1 = chunk_of(t, per_a, width, B)
         m = np.zeros(max(b1 - b0, 0), dtype=np.int64)
         for i in range(N):
             xi = xb[a, i, b0:b1]
@@ -157,9 +162,7 @@ def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
     A, N, B = x.shape
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
-        a = t // per_a
-        b0 = (t % per_a) * width
-        b1 = min(B, b0 + width)
+        a, b0, b1 = chunk_of(t, per_a, width, B)
         w = max(b1 - b0, 0)
         # per-group factor in the data's dtype: clip level (inf) or scale (2)
         f = np.empty(w, dtype=x.dtype)
@@ -210,9 +213,7 @@ def apply_l1_cols(x, v, u, out):
     A, N, B = x.shape
     nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * _L1_CHUNK
-        b1 = min(B, b0 + _L1_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, _L1_CHUNK, B)
         w = b1 - b0
         f = np.empty(w)
         col = np.empty((w, N))
@@ -251,9 +252,7 @@ def l1_thresholds_cols(x, radius, tau):
     A, N, B = x.shape
     nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * _L1_CHUNK
-        b1 = min(B, b0 + _L1_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, _L1_CHUNK, B)
         col = np.empty((b1 - b0, N))
         buf = np.empty(N)
         _gather_cols(x, a, b0, b1, col)

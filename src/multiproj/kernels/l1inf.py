@@ -60,6 +60,7 @@ from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
 from .compile import serial_and_parallel
+from .grouped import chunk_of
 
 # Groups processed side by side in the cols layout (one prange task): 4 KiB row segments,
 # with the level pass's accumulators still in L1/L2.
@@ -112,9 +113,7 @@ def stats_cols(x, s, m):
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         w = b1 - b0
         acc = np.zeros(w)
         mx = np.zeros(w)
@@ -195,9 +194,7 @@ def levels_cols(x, lev, gv, cnt):
     K = lev.shape[0]
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = 0
@@ -321,9 +318,7 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = 0
