@@ -31,7 +31,8 @@ import torch
 from _common import machine_info
 
 import multiproj
-from multiproj._validation import check_levels, parse_ball
+from multiproj._core.ball import parse_ball
+from multiproj._core.checks import check_levels
 
 TOL = {torch.float32: 2e-5, torch.float64: 1e-10}
 
