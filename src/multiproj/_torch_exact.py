@@ -49,7 +49,7 @@ the peak, plus the sort's index tensor while it runs).
 Synchronisation with the host: one scalar read for the NaN/inf check and the "inside the
 ball" test (``sum_j max_i |y_ij|``), then one boolean read per ``NEWTON_CHUNK`` Newton
 steps (the loop state stays on the device; steps after convergence leave it unchanged).
-Typical data converges within one or two chunks, i.e. two or three reads in all.  No data
+Typical data takes 4 to 12 steps, i.e. two to five reads in all.  No data
 is copied off the device.
 
 References
