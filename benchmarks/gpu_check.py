@@ -94,7 +94,7 @@ def check_results(device: str) -> tuple[list[dict], bool]:
                     )
                 ok = rel <= TOL[dtype] and same and inplace
                 ok_all &= ok
-                extra = " (host fallback)" if (name, ball) == ("exact", "l1,inf") else note
+                extra = note
                 print(
                     f"{name:<11} {ball:<12} {str(dtype)[6:]:<8} {rel:>10.2e} {TOL[dtype]:>8.0e} "
                     f"{str(inplace):>9}  {'ok' if ok else 'FAIL'}{extra}"

@@ -14,9 +14,9 @@ CPU tensors
 CUDA (and other device) tensors
     run torch operations on the tensor's device (:mod:`multiproj._torch.solvers`, the
     ``"torch"`` solver of the method in :data:`multiproj.METHODS`); no data leaves the
-    device, except where no device algorithm exists: exact l1,inf, and any method
-    registered without a ``"torch"`` solver, copy to the host, run the NumPy solver and
-    copy the result back (:func:`multiproj._torch.solvers.host_fallback`).
+    device, except for a method registered without a ``"torch"`` solver, which copies to
+    the host, runs the NumPy solver and copies the result back
+    (:func:`multiproj._torch.solvers.host_fallback`).
 
 In every case the projection is applied to the data, outside autograd: the result does not
 require grad and has no ``grad_fn`` (the projection is a non-smooth constraint step, not a
