@@ -94,7 +94,7 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
     """
     m = get_method(method)
     ball = parse_ball(ball)
-    radius = check_radius(radius)
+    radius_in, radius = radius, check_radius(radius)
     multilevel = m.name == "multilevel"
     if levels is not None and not multilevel:
         raise ValueError(
@@ -102,7 +102,8 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
             f"with method={m.name!r} instead; use 'axis' for this method."
         )
     backend, y_arr = _dispatch(y)
-    if backend != "numpy":
+    if backend != "numpy":  # a radius tensor that requires grad is kept for autograd
+        radius = radius_in if getattr(radius_in, "requires_grad", False) else radius
         return backend.project(y, radius, ball, method=m, axis=axis, levels=levels, out=out)
     y_arr = as_float_array(y_arr)
     if not m.supports(ball):

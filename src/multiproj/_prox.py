@@ -73,7 +73,8 @@ def prox(y, strength, norm, *, axis=0):
         )
     lam = check_radius(strength, "strength")
     backend, y_arr = _dispatch(y)
-    if backend != "numpy":
+    if backend != "numpy":  # a strength tensor that requires grad is kept for autograd
+        lam = strength if getattr(strength, "requires_grad", False) else lam
         return backend.prox(y, lam, ball.name, axis=axis)
     y_arr = as_float_array(y_arr)
     if ball.is_flat:

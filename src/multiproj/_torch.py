@@ -116,7 +116,13 @@ def _device_solver(method: Method):
 def project(y, radius, ball: Ball, *, method: Method, axis=0, levels=None, out=None):
     """:func:`multiproj.project` for a tensor ``y`` (``radius`` checked, ``ball`` parsed,
     ``method`` a registry entry).  Returns a new tensor of ``y``'s (float) dtype and device,
-    or ``out``."""
+    or ``out``.  When ``y`` or ``radius`` (then a 0-d tensor) requires grad, grad mode is
+    on and ``out`` is None, the result is differentiable (:mod:`multiproj._autograd`)."""
+    from . import _autograd
+
+    if out is None and _autograd.wants_grad(y, radius):
+        return _autograd.project(y, radius, ball, method=method, axis=axis, levels=levels)
+    radius = check_radius(radius)  # a tensor that requires grad, with grad mode off
     yt = _as_float_tensor(y)
     out = _check_out(out, yt)
     if yt.is_cpu:  # Numba kernels on a zero-copy view
@@ -222,7 +228,14 @@ def prox(y, strength, norm, *, axis=0):
     CPU tensors run the NumPy implementation on a zero-copy view; device tensors use the
     Moreau decomposition ``prox_{s||.||}(y) = y - P_{s B_*}(y)`` with the projection onto
     the dual-norm ball in torch operations (see :func:`multiproj._torch_ops.prox`).
+    When ``y`` or ``strength`` (then a 0-d tensor) requires grad and grad mode is on, the
+    result is differentiable (:mod:`multiproj._autograd`).
     """
+    from . import _autograd
+
+    if _autograd.wants_grad(y, strength):
+        return _autograd.prox(y, strength, norm, axis=axis)
+    strength = check_radius(strength, "strength")  # a tensor, with grad mode off
     yt = _as_float_tensor(y)
     if yt.is_cpu:
         from . import _prox

@@ -1,0 +1,527 @@
+r"""Differentiable projections and proximal operators: exact vector-Jacobian products.
+
+:func:`project` and :func:`prox` here are the autograd-aware forms of
+:func:`multiproj.project` and :func:`multiproj.prox`, used by them when the input tensor
+requires grad (with grad mode on) or when the radius (strength) is a 0-d tensor that
+requires grad.  The forward pass *is* the public, non-differentiable call on the detached
+tensor (Numba kernels for CPU tensors, torch operations on a device), so the values are
+identical to it; the backward pass is a hand-written vector-Jacobian product (VJP) in
+torch operations on the tensor's device, computed from ``y``, ``x = P(y)`` and the radius
+only.  It costs O(size of ``y``) time and memory: a few element-wise passes and group
+reductions, never a Jacobian matrix.
+
+All the maps are piecewise linear (l1, linf, l1,inf, l1,1 and their multi-level forms) or
+piecewise smooth (l2, l1,2): the VJPs below are exact wherever the map is differentiable,
+i.e. everywhere except on a set of measure zero (ties between magnitudes, an entry exactly
+at a threshold, a point exactly on the sphere).  At such points the formulas return one
+of the one-sided derivatives.  At ``radius = 0`` the radius gradient is the right
+derivative.
+
+Notation: ``g = dL/dx`` is the incoming gradient, ``s = sign(y)``, ``a = |y|``; a "group"
+or "fibre" is a slice along the axes that a norm reduces; ``1_S`` is the indicator of a set.
+
+Flat balls
+----------
+linf (clipping), ``x = clip(y, -r, r)``: ``dL/dy = g 1_{a < r}`` and
+``dL/dr = sum_{a > r} s g``.
+
+l2 (scaling), outside the ball ``x = r y / n`` with ``n = ||y||_2``:
+``dL/dy = (r / n) (g - y <y, g> / n^2)`` and ``dL/dr = <y, g> / n``.
+
+l1, outside the ball ``x = s max(a - tau, 0)`` with support ``S = {a > tau}`` and
+``sum_S a - |S| tau = r``.  Differentiating the constraint,
+``d tau = (sum_S s dy - dr) / |S|``, so on ``S`` ``dx = dy - s d tau`` and ``dx = 0``
+elsewhere: the Jacobian is ``diag(1_S) - s_S s_S^T / |S|`` and ``dx/dr = s_S / |S|``.
+With ``c = sum_S s g / |S|``: ``dL/dy = 1_S (g - s c)`` and ``dL/dr = c``.  The threshold
+itself is not needed, only ``S = {x != 0}``.
+
+Inside a ball (``x == y``) every VJP is the identity and the radius gradient is 0.
+
+Exact l1,inf
+------------
+``x_ij = s_ij min(a_ij, mu_j)`` (group ``j``, entry ``i``) with the KKT conditions: there is
+``theta > 0`` such that every group with ``mu_j > 0`` (the set ``J``) has the active set
+``A_j = {i : a_ij > mu_j}`` and ``sum_{A_j} (a_ij - mu_j) = theta``, and
+``sum_J mu_j = r`` [QUA, CHU].  Hence ``mu_j = (sum_{A_j} a_ij - theta) / k_j`` with
+``k_j = |A_j|``.  With ``b_j = sum_{A_j} s_ij dy_ij``:
+``d mu_j = (b_j - d theta) / k_j`` and ``sum_J d mu_j = dr`` give
+``d theta = (sum_J b_j / k_j - dr) / K`` with ``K = sum_J 1 / k_j``.  Then
+``dx_ij = s_ij d mu_j`` on ``A_j``, ``dx_ij = dy_ij`` off it (``j`` in ``J``), and
+``dx_j = 0`` for the groups outside ``J``.  Writing ``c_j = sum_{A_j} s_ij g_ij`` and
+``C = sum_J c_j / k_j``, the VJP is, in closed form,
+
+* ``dL/dy_ij = s_ij (c_j - C / K) / k_j`` for ``i`` in ``A_j``, ``j`` in ``J``;
+* ``dL/dy_ij = g_ij`` for ``i`` not in ``A_j``, ``j`` in ``J``; ``0`` for ``j`` not in ``J``;
+* ``dL/dr = C / K``.
+
+``mu_j = max_i |x_ij|`` and ``A_j = {a_ij > mu_j}`` are read from ``x``.
+
+Bi-level and multi-level projections (chain rule through the levels)
+---------------------------------------------------------------------
+The bi-level l1,q projection [MLP, BLP] is the multi-level projection of order 2 whose
+outer level spans the group axes and whose inner level spans ``axis``; the exact l1,2
+projection is the bi-level one and the exact l1,1 projection is the flat l1 one.  For the
+order-k projection with inner norms ``q_2 ... q_k`` [MLP]:
+
+* aggregation (inside out): ``V_k = a``, ``V_{l-1} = N_{q_l}(V_l)`` (norm of every fibre
+  of ``V_l`` along level ``l``);
+* projection (outside in): ``U_1 = P_l1(V_1, r)``, ``U_l = P_{q_l}(V_l, U_{l-1})`` fibre by
+  fibre, and ``x = s U_k``.
+
+Each projected fibre has norm equal to its radius (``U_l <= V_l`` entry-wise, so a fibre is
+either projected onto the sphere or, when ``U_{l-1} = V_{l-1}``, left unchanged), hence the
+``U_l`` are recovered from ``|x|`` by the same aggregation as the ``V_l`` from ``a``.
+The VJP runs the chain rule backwards.  With ``gU_k = s g``, for ``l = k, ..., 2`` and every
+fibre (data ``v`` = fibre of ``V_l``, radius ``u`` = entry of ``U_{l-1}``, norm ``n`` = entry
+of ``V_{l-1}``, incoming ``gw`` = fibre of ``gU_l``) the fibre's VJP gives a direct part
+``gV_l`` and ``gU_{l-1}``:
+
+* unchanged fibre (``u = n``): ``gV_l = gw``, ``gU_{l-1} = 0``;
+* ``q = inf`` (clip at ``u``): clipped entries ``C = {v > u}``; ``gV_l = gw 1_{not C}``,
+  ``gU_{l-1} = sum_C gw``;
+* ``q = 2`` (scale by ``u / n``): ``gV_l = (u / n) (gw - v <v, gw> / n^2)``,
+  ``gU_{l-1} = <v, gw> / n``;
+* ``q = 1`` (l1 projection of radius ``u``, ``v >= 0``): support ``S = {w > 0}`` with ``w``
+  the fibre of ``U_l``; ``c = sum_S gw / |S|``, ``gV_l = 1_S (gw - c)``, ``gU_{l-1} = c``.
+
+At the top, ``U_1 = P_l1(V_1, r)`` gives ``gV_1`` and ``dL/dr`` by the flat l1 formula (all
+signs +1).  Then the aggregation is differentiated from the outside in: the total gradient
+of ``V_l`` is its direct part plus ``G_{l-1} dN_{q_l}/dV_l`` (broadcast over the fibre),
+with ``dN_inf/dv = 1_{v = n}`` (the argmax entry), ``dN_2/dv = v / n``,
+``dN_1/dv = 1``; finally ``dL/dy = s G_k``.  (For q = inf the argmax entry of a clipped
+fibre is clipped, so its direct part is 0 and only the aggregation path reaches it.)
+
+Proximal operators
+------------------
+l1, ``x = s max(a - lam, 0)``: ``dL/dy = g 1_{a > lam}``, ``dL/dlam = -sum_{a > lam} s g``.
+
+l1,2, ``x_j = y_j max(0, 1 - lam / n_j)``: on the groups with ``n_j > lam``,
+``dL/dy_j = g_j - (lam / n_j) (g_j - y_j <y_j, g_j> / n_j^2)`` and
+``dL/dlam = -sum_j <y_j, g_j> / n_j``; the other groups get 0.
+
+l1,inf (Moreau): ``x_j = y_j - P_l1(y_j, lam)``.  On a group with ``||y_j||_1 > lam`` the
+l1 projection has support ``S_j = {a_ij > tau_j} = {x_ij != y_ij}``; with
+``c_j = sum_{S_j} s g / |S_j|`` the flat l1 VJP gives ``dL/dy_j = g_j - 1_{S_j} (g_j - s c_j)``
+and ``dL/dlam = -sum_j c_j``; groups with ``||y_j||_1 <= lam`` (``x_j = 0``) get 0.
+
+References
+----------
+[MLP] G. Perez, M. Barlaud, arXiv:2405.02086.  [BLP] M. Barlaud, G. Perez, J.-P. Marmorat,
+arXiv:2407.16293.  [QUA] A. Quattoni et al., ICML 2009.  [CHU] D. Chu et al., ICML 2020.
+J. Duchi et al., ICML 2008 and A. Martins, R. Astudillo, ICML 2016 (the l1 / sparsemax
+Jacobian ``diag(s) - s s^T / |S|``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+import multiproj
+
+from ._registry import Method, get_method
+from ._validation import Ball, check_axes, check_levels, check_radius, parse_ball
+
+__all__ = ["project", "prox", "wants_grad", "Projection"]
+
+_FLOATS = (torch.float32, torch.float64)
+
+
+def wants_grad(y, radius) -> bool:
+    """True when a call on ``y`` with ``radius`` must record an autograd graph: grad mode
+    is on and ``y`` or ``radius`` is a tensor that requires grad."""
+    if not torch.is_grad_enabled():
+        return False
+    return bool(getattr(y, "requires_grad", False) or getattr(radius, "requires_grad", False))
+
+
+# --------------------------------------------------------------------------- structure
+class _Spec:
+    """What the backward needs to know about a projection: its kind and its levels.
+
+    ``kind`` is ``"linf"``, ``"l2"``, ``"l1inf"`` (exact, with ``axes``) or ``"levels"``
+    (flat l1, bi-level and multi-level: ``norms`` outermost first, ``levels`` the axes of
+    each level; level 1 is never reduced, so ``levels[0]`` is informative only).
+    """
+
+    __slots__ = ("kind", "axes", "norms", "levels")
+
+    def __init__(self, kind, axes=None, norms=None, levels=None):
+        self.kind, self.axes, self.norms, self.levels = kind, axes, norms, levels
+
+
+def _spec(ndim: int, ball: Ball, method: str, axis, levels) -> _Spec:
+    if ball.is_flat:
+        if ball.norms[0] != "1":
+            return _Spec("l" + ball.norms[0])
+        return _Spec("levels", norms=("1",), levels=(tuple(range(ndim)),))
+    if method == "multilevel":
+        return _Spec("levels", norms=ball.norms, levels=check_levels(levels, ndim, ball))
+    axes = check_axes(axis, ndim)
+    if method == "exact":
+        if ball.norms == ("1", "1"):
+            return _Spec("levels", norms=("1",), levels=(tuple(range(ndim)),))
+        if ball.norms == ("1", "inf"):
+            return _Spec("l1inf", axes=axes)
+    groups = tuple(d for d in range(ndim) if d not in axes)
+    return _Spec("levels", norms=ball.norms, levels=(groups, axes))
+
+
+# --------------------------------------------------------------------------- VJPs
+def _tiny(t: torch.Tensor) -> float:
+    return torch.finfo(t.dtype).tiny
+
+
+def _aggregate(t: torch.Tensor, q: str, dims) -> torch.Tensor:
+    """Norms of the fibres of a non-negative tensor along ``dims`` (keepdim shape)."""
+    if q == "inf":
+        return torch.amax(t, dim=dims, keepdim=True)
+    if q == "1":
+        return t.sum(dim=dims, keepdim=True)
+    return torch.linalg.vector_norm(t, 2.0, dim=dims, keepdim=True)
+
+
+def _vjp_linf(y, x, g, r):
+    clipped = x != y  # exactly the entries with |y| > r
+    gy = torch.where(clipped, 0.0, g)
+    gr = torch.where(clipped, torch.sign(y) * g, 0.0).sum()
+    return gy, gr
+
+
+def _vjp_l2(y, x, g, r):
+    if torch.equal(x, y):
+        return g, torch.zeros((), dtype=y.dtype, device=y.device)
+    n = torch.linalg.vector_norm(y, 2.0).clamp_min(_tiny(y))
+    dot = torch.sum(y * g)
+    gy = (r / n) * (g - y * (dot / (n * n)))
+    return gy, dot / n
+
+
+def _vjp_l1inf(y, x, g, r, axes):
+    if torch.equal(x, y):
+        return g, torch.zeros((), dtype=y.dtype, device=y.device)
+    a = y.abs()
+    s = torch.sign(y)
+    if r == 0.0:  # right derivative: the group of largest l1 norm, every non-zero entry
+        l1 = a.sum(dim=axes, keepdim=True)
+        in_j = l1 == l1.max()
+        act = a > 0
+    else:
+        mu = torch.amax(x.abs(), dim=axes, keepdim=True)
+        in_j = mu > 0
+        act = a > mu
+    sg = s * g
+    k = act.sum(dim=axes, keepdim=True).clamp_min(1).to(y.dtype)
+    c = torch.where(act, sg, 0.0).sum(dim=axes, keepdim=True)
+    inv_k = torch.where(in_j, 1.0 / k, 0.0)
+    ratio = torch.sum(c * inv_k) / torch.sum(inv_k)  # C / K
+    gy = torch.where(in_j, torch.where(act, s * ((c - ratio) * inv_k), g), 0.0)
+    return gy, ratio
+
+
+def _vjp_levels(y, x, g, r, norms, levels):
+    """VJP of the multi-level projection (flat l1 for one level, bi-level for two)."""
+    if torch.equal(x, y):
+        return g, torch.zeros((), dtype=y.dtype, device=y.device)
+    k = len(norms)
+    zero = r == 0.0
+    s = torch.sign(y)
+    V = [None] * (k + 1)
+    U = [None] * (k + 1)
+    V[k], U[k] = y.abs(), x.abs()
+    for lvl in range(k, 1, -1):
+        V[lvl - 1] = _aggregate(V[lvl], norms[lvl - 1], levels[lvl - 1])
+        U[lvl - 1] = _aggregate(U[lvl], norms[lvl - 1], levels[lvl - 1])
+    gw = s * g
+    direct = [None] * (k + 1)
+    for lvl in range(k, 1, -1):
+        v, w, u, n = V[lvl], U[lvl], U[lvl - 1], V[lvl - 1]
+        dims, q = levels[lvl - 1], norms[lvl - 1]
+        if q == "inf":
+            clipped = v > u
+            gv = torch.where(clipped, 0.0, gw)
+            gu = torch.where(clipped, gw, 0.0).sum(dim=dims, keepdim=True)
+        elif q == "2":
+            nn_ = n.clamp_min(_tiny(n))
+            dot = (v * gw).sum(dim=dims, keepdim=True)
+            gv = (u / nn_) * (gw - v * (dot / (nn_ * nn_)))
+            gu = dot / nn_
+        else:
+            sup = w > 0
+            if zero:  # radius 0 below: the right derivative keeps the largest entry
+                sup = sup | ((v == torch.amax(v, dim=dims, keepdim=True)) & (v > 0))
+            cnt = sup.sum(dim=dims, keepdim=True).clamp_min(1).to(v.dtype)
+            c = torch.where(sup, gw, 0.0).sum(dim=dims, keepdim=True) / cnt
+            gv = torch.where(sup, gw - c, 0.0)
+            gu = c
+        changed = u < n
+        direct[lvl] = torch.where(changed, gv, gw)
+        gw = torch.where(changed, gu, 0.0)
+    # top level: U_1 = P_l1(V_1, r), all signs +1
+    top = U[1] > 0
+    if zero:
+        top = (V[1] == V[1].max()) & (V[1] > 0)
+    cnt = top.sum().clamp_min(1).to(y.dtype)
+    c = torch.where(top, gw, 0.0).sum() / cnt
+    G = torch.where(top, gw - c, 0.0)
+    for lvl in range(2, k + 1):
+        q, v, n = norms[lvl - 1], V[lvl], V[lvl - 1]
+        if q == "inf":
+            G = direct[lvl] + torch.where(v == n, G, 0.0)
+        elif q == "2":
+            G = direct[lvl] + G * (v / n.clamp_min(_tiny(n)))
+        else:
+            G = direct[lvl] + G
+    return s * G, c
+
+
+def _vjp(spec: _Spec, y, x, g, r):
+    if spec.kind == "linf":
+        return _vjp_linf(y, x, g, r)
+    if spec.kind == "l2":
+        return _vjp_l2(y, x, g, r)
+    if spec.kind == "l1inf":
+        return _vjp_l1inf(y, x, g, r, spec.axes)
+    return _vjp_levels(y, x, g, r, spec.norms, spec.levels)
+
+
+def _prox_vjp(name, axes, y, x, g, lam):
+    s = torch.sign(y)
+    if name == "l1":
+        keep = x != 0  # |y| > lam
+        return torch.where(keep, g, 0.0), -torch.where(keep, s * g, 0.0).sum()
+    if name == "l1,2":
+        n = torch.linalg.vector_norm(y, 2.0, dim=axes, keepdim=True)
+        act = n > lam
+        nn_ = n.clamp_min(_tiny(n))
+        dot = (y * g).sum(dim=axes, keepdim=True)
+        gy = g - (lam / nn_) * (g - y * (dot / (nn_ * nn_)))
+        gy = torch.where(act, gy, 0.0)
+        return gy, -torch.where(act, dot / nn_, 0.0).sum()
+    # l1,inf: x_j = y_j - P_l1(y_j, lam) on the groups that are not zeroed
+    act = torch.amax(x.abs(), dim=axes, keepdim=True) > 0
+    if lam == 0.0:  # right derivative: P_l1(y_j, lam) ~ lam s e_argmax
+        a = y.abs()
+        sup = (a == torch.amax(a, dim=axes, keepdim=True)) & (a > 0)
+    else:
+        sup = x != y
+    cnt = sup.sum(dim=axes, keepdim=True).clamp_min(1).to(y.dtype)
+    c = torch.where(sup, s * g, 0.0).sum(dim=axes, keepdim=True) / cnt
+    gy = torch.where(act, torch.where(sup, s * c, g), 0.0)
+    return gy, -torch.where(act, c, 0.0).sum()
+
+
+# --------------------------------------------------------------------------- Functions
+def _radius_grad(gr: torch.Tensor, radius):
+    return gr.to(device=radius.device, dtype=radius.dtype).reshape(radius.shape)
+
+
+class _Project(torch.autograd.Function):
+    """``x = P(y, radius)``: forward by :func:`multiproj.project`, backward by the VJPs of
+    this module."""
+
+    @staticmethod
+    def forward(ctx, y, radius, ball, method, axis, levels):
+        r = float(radius) if isinstance(radius, torch.Tensor) else radius
+        x = multiproj.project(y.detach(), r, ball, method=method, axis=axis, levels=levels)
+        ctx.spec = _spec(y.ndim, ball, method, axis, levels)
+        ctx.r = r
+        ctx.save_for_backward(y, x)
+        return x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        y, x = ctx.saved_tensors
+        if y.numel() == 0:
+            gy, gr = g, torch.zeros((), dtype=y.dtype, device=y.device)
+        else:
+            gy, gr = _vjp(ctx.spec, y, x, g.to(y.dtype), ctx.r)
+        rad = ctx.needs_input_grad[1]
+        return (gy if ctx.needs_input_grad[0] else None,
+                _radius_grad(gr, ctx.radius_t) if rad else None, None, None, None, None)
+
+
+
+class _Prox(torch.autograd.Function):
+    """``x = prox_{lam ||.||}(y)``: forward by :func:`multiproj.prox`, backward by the VJPs
+    of this module."""
+
+    @staticmethod
+    def forward(ctx, y, strength, norm, axis):
+        lam = float(strength) if isinstance(strength, torch.Tensor) else strength
+        x = multiproj.prox(y.detach(), lam, norm, axis=axis)
+        ball = parse_ball(norm)
+        ctx.name = ball.name
+        ctx.axes = tuple(range(y.ndim)) if ball.is_flat else check_axes(axis, y.ndim)
+        ctx.lam = lam
+        ctx.save_for_backward(y, x)
+        return x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        y, x = ctx.saved_tensors
+        if y.numel() == 0:
+            gy, gl = g, torch.zeros((), dtype=y.dtype, device=y.device)
+        else:
+            gy, gl = _prox_vjp(ctx.name, ctx.axes, y, x, g.to(y.dtype), ctx.lam)
+        return (gy if ctx.needs_input_grad[0] else None,
+                _radius_grad(gl, ctx.strength_t) if ctx.needs_input_grad[1] else None, None, None)
+
+
+# --------------------------------------------------------------------------- entry points
+def _check_tensor_scalar(value, name: str, fn: str):
+    """A radius/strength: a number, or a 0-d real tensor (kept, for its gradient)."""
+    if isinstance(value, torch.Tensor):
+        if value.ndim != 0 or not value.dtype.is_floating_point:
+            raise TypeError(
+                f"The '{name}' parameter of {fn} must be a finite number >= 0 or a 0-d float "
+                f"tensor. Got a tensor of shape {tuple(value.shape)} and dtype {value.dtype} instead."
+            )
+        check_radius(value.detach(), name)
+        return value
+    return check_radius(value, name)
+
+
+def _float_input(y):
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"The 'y' parameter must be a torch.Tensor. Got {type(y).__name__} instead.")
+    if y.dtype in _FLOATS or not y.dtype.is_floating_point:
+        return y
+    return y.to(torch.float32)  # float16 / bfloat16, differentiably
+
+
+def project(y, radius, ball, *, method="exact", axis=0, levels=None):
+    r"""Differentiable :func:`multiproj.project` of a tensor.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        float32 or float64 (float16 and bfloat16 are computed in float32), any device.
+    radius : float or 0-d torch.Tensor
+        ``r >= 0``; a tensor that requires grad receives ``dL/dr``.
+    ball, method, axis, levels
+        As in :func:`multiproj.project`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``P(y)``, with values identical to :func:`multiproj.project` on the detached
+        tensor, and a ``grad_fn`` whose backward is the exact VJP (see the module notes).
+
+    Notes
+    -----
+    ``out=`` is not offered: results written into an existing tensor are not
+    differentiable (use :func:`multiproj.project`, or :func:`multiproj.project_`).
+    """
+    m = method.name if isinstance(method, Method) else get_method(method).name
+    ball = parse_ball(ball)
+    radius = _check_tensor_scalar(radius, "radius", "project")
+    y = _float_input(y)
+    if isinstance(radius, torch.Tensor):
+        return _ProjectR.apply(y, radius, ball, m, axis, levels)
+    return _Project.apply(y, radius, ball, m, axis, levels)
+
+
+def prox(y, strength, norm, *, axis=0):
+    r"""Differentiable :func:`multiproj.prox` of a tensor (``strength`` a number or a 0-d
+    tensor; a tensor that requires grad receives ``dL/dstrength``).  Values are identical
+    to :func:`multiproj.prox` on the detached tensor; the backward is the exact VJP of the
+    module notes."""
+    strength = _check_tensor_scalar(strength, "strength", "prox")
+    y = _float_input(y)
+    if isinstance(strength, torch.Tensor):
+        return _ProxR.apply(y, strength, norm, axis)
+    return _Prox.apply(y, strength, norm, axis)
+
+
+class _ProjectR(_Project):
+    """:class:`_Project` with a tensor radius (kept for the shape and dtype of its grad)."""
+
+    @staticmethod
+    def forward(ctx, y, radius, ball, method, axis, levels):
+        ctx.radius_t = radius.detach()
+        return _Project.forward(ctx, y, radius, ball, method, axis, levels)
+
+
+class _ProxR(_Prox):
+    """:class:`_Prox` with a tensor strength."""
+
+    @staticmethod
+    def forward(ctx, y, strength, norm, axis):
+        ctx.strength_t = strength.detach()
+        return _Prox.forward(ctx, y, strength, norm, axis)
+
+
+# --------------------------------------------------------------------------- layer
+class Projection(nn.Module):
+    r"""A projection layer: ``forward(y) = P(y)`` onto ``{x : ||x||_ball <= radius}``,
+    differentiable with respect to ``y`` and (when learned) to the radius.
+
+    Parameters
+    ----------
+    radius : float
+        Initial radius, ``>= 0`` (``> 0`` when ``learn_radius``).
+    ball : str
+        ``"l1"``, ``"l2"``, ``"linf"``, ``"l1,inf"``, ``"l1,1"``, ``"l1,2"`` or a multi-level
+        ball, as in :func:`multiproj.project`.
+    method : str, optional
+        ``"exact"``, ``"bilevel"`` or ``"multilevel"``.  Default: ``"exact"`` for the flat
+        balls, ``"bilevel"`` for the mixed ones.
+    axis, levels
+        As in :func:`multiproj.project`.
+    learn_radius : bool, default False
+        Learn the radius: it is then ``softplus(rho)`` with ``rho`` an ``nn.Parameter``
+        (so it stays > 0 whatever the optimiser does); otherwise a fixed buffer.
+
+    Notes
+    -----
+    Use it on activations (a sparsemax-like layer for ``ball="l1"``), or on a weight with
+    :func:`torch.nn.utils.parametrize.register_parametrization` (the weight seen by the
+    model is the projection of a free parameter, and gradients flow through the
+    projection).  Learning the radius needs a term in the loss that asks for a small
+    radius (a sparsity cost): the task loss alone only grows it.
+    """
+
+    def __init__(self, radius, ball, *, method=None, axis=0, levels=None, learn_radius=False):
+        super().__init__()
+        r = check_radius(radius, "radius")
+        self.ball = parse_ball(ball).name
+        if method is None:
+            method = "exact" if parse_ball(ball).is_flat else "bilevel"
+        self.method = get_method(method).name
+        self.axis = axis
+        self.levels = levels
+        self.learn_radius = bool(learn_radius)
+        if self.learn_radius:
+            if r <= 0.0:
+                raise ValueError(
+                    "The 'radius' parameter of Projection must be > 0 when learn_radius=True "
+                    f"(it is softplus of a parameter). Got {radius!r} instead."
+                )
+            # inverse softplus, stable for large r: rho = r + log(1 - exp(-r))
+            rho = r + math.log(-math.expm1(-r))
+            self.rho = nn.Parameter(torch.tensor(rho, dtype=torch.float64))
+        else:
+            self.register_buffer("_radius", torch.tensor(r, dtype=torch.float64))
+
+    @property
+    def radius(self) -> torch.Tensor:
+        """The current radius, a 0-d tensor (differentiable when learned)."""
+        if self.learn_radius:
+            return nn.functional.softplus(self.rho)
+        return self._radius
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        if not self.learn_radius:
+            r = float(r)
+        return project(y, r, self.ball, method=self.method, axis=self.axis, levels=self.levels)
+
+    def extra_repr(self) -> str:
+        return (f"radius={float(self.radius):.6g}, ball={self.ball!r}, method={self.method!r}, "
+                f"axis={self.axis!r}, levels={self.levels!r}, learn_radius={self.learn_radius}")
