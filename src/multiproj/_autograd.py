@@ -523,5 +523,5 @@ class Projection(nn.Module):
         return project(y, r, self.ball, method=self.method, axis=self.axis, levels=self.levels)
 
     def extra_repr(self) -> str:
-        return (f"radius={float(self.radius):.6g}, ball={self.ball!r}, method={self.method!r}, "
+        return (f"radius={float(self.radius.detach()):.6g}, ball={self.ball!r}, method={self.method!r}, "
                 f"axis={self.axis!r}, levels={self.levels!r}, learn_radius={self.learn_radius}")
