@@ -26,7 +26,7 @@ import torch
 
 import multiproj
 from multiproj import _autograd
-from multiproj._autograd import Projection
+from multiproj.nn import Projection
 
 MARGIN = 1e-3
 FRACTIONS = (0.35, 0.55, 0.2, 0.7, 0.45, 0.8, 0.3, 0.6, 0.15, 0.9, 0.25, 0.4, 0.5, 0.65)

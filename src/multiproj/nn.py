@@ -29,10 +29,11 @@ import operator
 import torch
 
 from . import _api
+from ._autograd import Projection
 from ._registry import get_method
 from ._validation import check_axes, check_radius, parse_ball
 
-__all__ = ["register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
+__all__ = ["Projection", "register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
 
 
 def _check_param(param, fn: str) -> torch.Tensor:
