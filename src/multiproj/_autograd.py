@@ -293,36 +293,27 @@ def _vjp_levels(y, x, g, r, norms, levels):
 
 
 @njit(**JIT_OPTIONS)
-def _max_argmax(y3, v, idx):
-    """``v[a, b] = max_i |y3[a, i, b]|`` and the first ``i`` where it is reached."""
-    A, N, B = y3.shape
-    for a in range(A):
-        for b in range(B):
-            v[a, b] = -1.0
-            idx[a, b] = 0
-        for i in range(N):
-            for b in range(B):
-                t = abs(y3[a, i, b])
-                if t > v[a, b]:
-                    v[a, b] = t
-                    idx[a, b] = i
-
-
-@njit(**JIT_OPTIONS)
-def _clip_vjp(y3, g3, u, gy3, gu):
-    """Clip at ``u[a, b]``: ``gy = g`` on the kept entries, 0 on the clipped ones, and
-    ``gu[a, b] = sum_clipped sign(y) g``."""
+def _clip_vjp(y3, x3, g3, gy3, gu, v, idx):
+    """Bi-level l1,inf in one pass: the clipped entries are those where ``x != y``; there
+    ``gy = 0`` and ``gu[a, b] = sum_clipped sign(y) g``, elsewhere ``gy = g``.  Also
+    ``v[a, b] = max_i |y3[a, i, b]|`` and ``idx[a, b]``, the first ``i`` reaching it."""
     A, N, B = y3.shape
     for a in range(A):
         for b in range(B):
             gu[a, b] = 0.0
+            v[a, b] = -1.0
+            idx[a, b] = 0
         for i in range(N):
-            for b in range(B):
+            for b in range(B):  # branch free (selects), so that the loop vectorises
                 t = y3[a, i, b]
                 gv = g3[a, i, b]
-                m = abs(t) > u[a, b]
+                m = x3[a, i, b] != t
                 gy3[a, i, b] = 0.0 if m else gv
-                gu[a, b] += ((gv if t > 0 else -gv) if m else 0.0)
+                gu[a, b] += gv * np.copysign(1.0, t) if m else 0.0
+                at = abs(t)
+                gt = at > v[a, b]
+                idx[a, b] = i if gt else idx[a, b]
+                v[a, b] = at if gt else v[a, b]
 
 
 @njit(**JIT_OPTIONS)
@@ -363,7 +354,7 @@ def _l1inf_counts(y3, g3, mu, gy3, k, c):
                 m = abs(t) > mu[a, b]
                 gy3[a, i, b] = 0.0 if m else gv
                 k[a, b] += 1.0 if m else 0.0
-                c[a, b] += ((gv if t > 0 else -gv) if m else 0.0)
+                c[a, b] += gv * np.copysign(1.0, t) if m else 0.0
 
 
 @njit(**JIT_OPTIONS)
@@ -436,12 +427,11 @@ def _cpu_vjp(spec: _Spec, y, x, g, r):
     if two_level_inf:
         v = np.empty((A, B))
         idx = np.empty((A, B), dtype=np.int64)
-        _max_argmax(y3, v, idx)
+        gu = np.empty((A, B))
+        _clip_vjp(y3, x3, g3, gy3, gu, v, idx)
         if float(v.sum()) <= r:  # the forward's own test: inside the ball
             return g, zero
         u = np.abs(np.take_along_axis(x3, idx[:, None, :], axis=1)[:, 0, :]).astype(np.float64)
-        gu = np.empty((A, B))
-        _clip_vjp(y3, g3, u, gy3, gu)
         top = u > 0
         c = float(gu[top].sum()) / max(int(top.sum()), 1)
         gv = np.where(top & (u < v), gu - c, 0.0)
