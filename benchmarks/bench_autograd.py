@@ -16,7 +16,7 @@ machine).
 
 Usage::
 
-    python benchmarks/bench_autograd.py [--repeat 9] [--shape 1000 10000] [--cpu-time]
+    python benchmarks/bench_autograd.py [--repeat 9] [--shape 1000 10000] [--cpu-time] [--extra]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from _common import print_machine
 import multiproj
 
 CASES = [("l1,inf", "bilevel"), ("l1,inf", "exact"), ("l1", "exact")]
+# with --extra: projections whose CPU backward is the generic torch-operations VJP
+EXTRA = [("l1,2", "bilevel"), ("l1,1", "bilevel"), ("linf", "exact"), ("l2", "exact")]
 
 
 def main(argv=None) -> None:
@@ -39,6 +41,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--fraction", type=float, default=0.1, help="radius / norm")
     ap.add_argument("--cpu-time", action="store_true")
+    ap.add_argument("--extra", action="store_true", help="also the torch-operations VJPs")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     multiproj.set_num_threads(1)
@@ -52,7 +55,7 @@ def main(argv=None) -> None:
     yg = y.clone().requires_grad_()
     print(f"{'ball':8s} {'method':8s} {'fwd ms':>8s} {'fwd+grad':>9s} {'bwd ms':>8s} "
           f"{'bwd/fwd':>8s} {'fwdg/fwd':>9s}")
-    for ball, method in CASES:
+    for ball, method in CASES + (EXTRA if args.extra else []):
         r = args.fraction * multiproj.norm(y, ball, axis=0)
         kw = dict(method=method, axis=0)
         t_f, t_fg, t_b = [], [], []

@@ -430,16 +430,29 @@ def test_gallery_example_runs(tmp_path):
     assert "learned radius" in proc.stdout
 
 
+def _torch_vjp(spec, y, x, g, r):
+    """The torch-operations VJP (the path of device tensors) of a projection."""
+    if spec.kind == "l1inf":
+        return _autograd._vjp_l1inf(y, x, g, r, spec.axes)
+    if spec.kind == "linf":
+        return _autograd._vjp_linf(y, x, g, r)
+    if spec.kind == "l2":
+        return _autograd._vjp_l2(y, x, g, r)
+    return _autograd._vjp_levels(y, x, g, r, spec.norms, spec.levels)
+
+
 @pytest.mark.parametrize("layout", ["c", "t", "strided"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_numba_vjps_match_torch_vjps(layout, dtype):
-    """The fused CPU kernels (bi-level l1,inf, exact l1,inf, flat l1) agree with the torch
-    formulas, on C-ordered, transposed and strided data, and with an expanded gradient."""
+    """The fused CPU kernels (flat l1, l2, linf, exact l1,inf, bi-level l1,inf / l1,1 /
+    l1,2) agree with the torch formulas, on C-ordered, transposed and strided data, and with an expanded gradient."""
     gen = torch.Generator().manual_seed(9)
     base = torch.randn(12, 9, dtype=dtype, generator=gen)
     y = {"c": base, "t": base.t(), "strided": base[::2, 1:]}[layout]
     cases = [("l1,inf", "bilevel", 0), ("l1,inf", "bilevel", 1), ("l1,inf", "exact", 0),
-             ("l1,inf", "exact", 1), ("l1", "exact", 0)]
+             ("l1,inf", "exact", 1), ("l1", "exact", 0), ("l1,2", "bilevel", 0),
+             ("l1,2", "exact", 1), ("l1,1", "bilevel", 0), ("l1,1", "bilevel", 1),
+             ("linf", "exact", 0), ("l2", "exact", 0)]
     grads = [torch.randn(y.shape, dtype=dtype, generator=gen), torch.ones(()).to(dtype).expand(y.shape)]
     for ball, method, axis in cases:
         r = 0.3 * multiproj.norm(y, ball, axis=axis)
@@ -448,18 +461,17 @@ def test_numba_vjps_match_torch_vjps(layout, dtype):
         for g in grads:
             fast = _autograd._cpu_vjp(spec, y, x, g, r)
             assert fast is not None
-            ref = (_autograd._vjp_l1inf(y, x, g, r, spec.axes) if spec.kind == "l1inf"
-                   else _autograd._vjp_levels(y, x, g, r, spec.norms, spec.levels))
+            ref = _torch_vjp(spec, y, x, g, r)
             tol = 1e-12 if dtype == torch.float64 else 1e-5
             torch.testing.assert_close(fast[0], ref[0], rtol=tol, atol=tol)
             torch.testing.assert_close(fast[1], ref[1].to(dtype), rtol=tol, atol=tol)
     t3 = torch.randn(3, 4, 5, dtype=dtype, generator=gen)  # reduced axes not adjacent: a copy
-    for ball, method in (("l1,inf", "bilevel"), ("l1,inf", "exact")):
+    for ball, method in (("l1,inf", "bilevel"), ("l1,inf", "exact"), ("l1,2", "bilevel"),
+                         ("l1,1", "bilevel")):
         r = 0.3 * multiproj.norm(t3, ball, axis=(0, 2))
         x = multiproj.project(t3, r, ball, method=method, axis=(0, 2))
         spec = _autograd._spec(3, multiproj._validation.parse_ball(ball), method, (0, 2), None)
         g = torch.randn(t3.shape, dtype=dtype, generator=gen)
         fast = _autograd._cpu_vjp(spec, t3, x, g, r)
-        ref = (_autograd._vjp_l1inf(t3, x, g, r, spec.axes) if spec.kind == "l1inf"
-               else _autograd._vjp_levels(t3, x, g, r, spec.norms, spec.levels))
+        ref = _torch_vjp(spec, t3, x, g, r)
         torch.testing.assert_close(fast[0], ref[0], rtol=1e-5, atol=1e-5)

@@ -285,10 +285,10 @@ def _vjp_levels(y, x, g, r, norms, levels):
 
 
 # --------------------------------------------------------------------------- CPU kernels
-# Fused Numba VJPs for CPU tensors of the three projections whose backward should cost
-# about one forward: bi-level l1,inf, exact l1,inf and flat l1 (the same formulas as the
-# torch VJPs above, in two or three passes over the data instead of one pass per torch
-# operation).  They work on the canonical (A, N, B) views of multiproj._layout (group
+# Fused Numba VJPs for CPU tensors: flat l1, l2, linf, exact l1,inf and the bi-level
+# l1,inf / l1,1 / l1,2 (= exact l1,2) projections (the same formulas as the torch VJPs
+# above, in one to three passes over the data instead of one pass per torch operation).
+# The multi-level projections of order >= 3 use the torch VJP.  They work on the canonical (A, N, B) views of multiproj._layout (group
 # (a, b) = y3[a, :, b], b innermost in memory), serially.
 
 
@@ -395,6 +395,92 @@ def _l1_apply(x, g, c, gy):
         gy[i] = 0.0 if xi == 0.0 else (g[i] - c if xi > 0 else g[i] + c)
 
 
+@njit(**JIT_OPTIONS)
+def _two_level_sums(y3, x3, g3, q, v, u, d, cnt):
+    """Bi-level l1,q (q = 1 or 2), first pass, per group: ``v = ||y||_q``, ``u = ||x||_q``
+    and, for q = 2, ``d = <y, g>``; for q = 1, ``cnt = |S|`` and ``d = sum_S s g`` with
+    ``S = {x != 0}`` (the inner support)."""
+    A, N, B = y3.shape
+    for a in range(A):
+        for b in range(B):
+            v[a, b] = 0.0
+            u[a, b] = 0.0
+            d[a, b] = 0.0
+            cnt[a, b] = 0.0
+        for i in range(N):
+            for b in range(B):
+                t = y3[a, i, b]
+                xt = x3[a, i, b]
+                gv = g3[a, i, b]
+                if q == 2:
+                    v[a, b] += t * t
+                    u[a, b] += xt * xt
+                    d[a, b] += t * gv
+                else:
+                    v[a, b] += abs(t)
+                    u[a, b] += abs(xt)
+                    m = xt != 0.0
+                    cnt[a, b] += 1.0 if m else 0.0
+                    d[a, b] += gv * np.copysign(1.0, t) if m else 0.0
+        if q == 2:
+            for b in range(B):
+                v[a, b] = np.sqrt(v[a, b])
+                u[a, b] = np.sqrt(u[a, b])
+
+
+@njit(**JIT_OPTIONS)
+def _scale_add(y3, g3, alpha, beta, gy3):
+    """``gy = alpha g + beta y`` with per-group coefficients (bi-level l1,2)."""
+    A, N, B = y3.shape
+    for a in range(A):
+        for i in range(N):
+            for b in range(B):
+                gy3[a, i, b] = alpha[a, b] * g3[a, i, b] + beta[a, b] * y3[a, i, b]
+
+
+@njit(**JIT_OPTIONS)
+def _l1_groups_apply(y3, x3, g3, c, gv, gy3):
+    """Bi-level l1,1: ``gy = 1_S (g - s c_j) + s gv_j`` (``S = {x != 0}``, s(0) = +1)."""
+    A, N, B = y3.shape
+    for a in range(A):
+        for i in range(N):
+            for b in range(B):
+                s = np.copysign(1.0, y3[a, i, b])
+                m = x3[a, i, b] != 0.0
+                gy3[a, i, b] = (g3[a, i, b] - s * c[a, b] if m else 0.0) + s * gv[a, b]
+
+
+@njit(**JIT_OPTIONS)
+def _linf_vjp(y, x, g, gy):
+    """Flat linf: ``gy = g`` where ``x == y``, 0 where clipped; returns ``sum_clipped s g``."""
+    c = 0.0
+    for i in range(x.size):
+        m = x[i] != y[i]
+        gy[i] = 0.0 if m else g[i]
+        c += g[i] * np.copysign(1.0, y[i]) if m else 0.0
+    return c
+
+
+@njit(**JIT_OPTIONS)
+def _l2_sums(y, x, g):
+    """Flat l2: ``(x == y everywhere, ||y||^2, <y, g>)``."""
+    same = True
+    n2 = 0.0
+    d = 0.0
+    for i in range(x.size):
+        if x[i] != y[i]:
+            same = False
+        n2 += y[i] * y[i]
+        d += y[i] * g[i]
+    return same, n2, d
+
+
+@njit(**JIT_OPTIONS)
+def _axpby(g, y, alpha, beta, gy):
+    for i in range(g.size):
+        gy[i] = alpha * g[i] + beta * y[i]
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     t = t.detach()
     return (t.resolve_neg() if t.is_neg() else t).numpy()
@@ -405,11 +491,26 @@ def _cpu_vjp(spec: _Spec, y, x, g, r):
     if not y.is_cpu or r <= 0.0 or y.dtype not in _FLOATS:
         return None
     two_level_inf = spec.kind == "levels" and spec.norms == ("1", "inf")
+    two_level_12 = spec.kind == "levels" and spec.norms in (("1", "1"), ("1", "2"))
     flat_l1 = spec.kind == "levels" and spec.norms == ("1",)
-    if not (two_level_inf or flat_l1 or spec.kind == "l1inf"):
+    flat = spec.kind in ("linf", "l2")
+    if not (two_level_inf or two_level_12 or flat_l1 or flat or spec.kind == "l1inf"):
         return None
     yn, xn, gn = _np(y), _np(x), _np(g)
     zero = torch.zeros((), dtype=y.dtype)
+    if flat:
+        y1, x1, g1 = yn.reshape(-1), xn.reshape(-1), gn.reshape(-1)
+        gy = np.empty_like(x1)
+        if spec.kind == "linf":
+            c = _linf_vjp(y1, x1, g1, gy)
+        else:
+            same, n2, d = _l2_sums(y1, x1, g1)
+            if same:
+                return g, zero
+            n = math.sqrt(n2)
+            _axpby(g1, y1, r / n, -r * d / (n * n * n), gy)
+            c = d / n
+        return torch.from_numpy(gy.reshape(yn.shape)), torch.tensor(c, dtype=y.dtype)
     if flat_l1:
         y1, x1, g1 = yn.reshape(-1), xn.reshape(-1), gn.reshape(-1)
         same, cnt, c = _l1_support(y1, x1, g1)
@@ -424,7 +525,29 @@ def _cpu_vjp(spec: _Spec, y, x, g, r):
     y3, x3, g3 = lay.gather(yn), lay.gather(xn), lay.gather(gn)
     A, _, B = lay.canonical
     gy3 = np.empty(lay.canonical, dtype=yn.dtype)
-    if two_level_inf:
+    if two_level_12:
+        q = 2 if spec.norms[1] == "2" else 1
+        v, u, d, cnt = (np.empty((A, B)) for _ in range(4))
+        _two_level_sums(y3, x3, g3, q, v, u, d, cnt)
+        if float(v.sum()) <= r:  # inside the ball (u = v up to rounding)
+            return g, zero
+        changed = u < v
+        nn_ = np.maximum(v, np.finfo(np.float64).tiny)
+        if q == 2:
+            gu = np.where(changed, d / nn_, 0.0)
+        else:
+            cj = d / np.maximum(cnt, 1.0)
+            gu = np.where(changed, cj, 0.0)
+        top = u > 0
+        c = float(gu[top].sum()) / max(int(top.sum()), 1)
+        gv = np.where(top, gu - c, 0.0)
+        if q == 2:  # gy = (u/n)(g - y <y,g>/n^2) + gv y/n, or g + gv y/n if unchanged
+            alpha = np.where(changed, u / nn_, 1.0)
+            beta = gv / nn_ - np.where(changed, alpha * d / (nn_ * nn_), 0.0)
+            _scale_add(y3, g3, alpha, beta, gy3)
+        else:  # unchanged groups: direct part g (c_j = 0 and S = the non-zero entries)
+            _l1_groups_apply(y3, x3, g3, np.where(changed, cj, 0.0), gv, gy3)
+    elif two_level_inf:
         v = np.empty((A, B))
         idx = np.empty((A, B), dtype=np.int64)
         gu = np.empty((A, B))
