@@ -5,10 +5,14 @@ r"""Differentiable projections and proximal operators: exact vector-Jacobian pro
 requires grad (with grad mode on) or when the radius (strength) is a 0-d tensor that
 requires grad.  The forward pass *is* the public, non-differentiable call on the detached
 tensor (Numba kernels for CPU tensors, torch operations on a device), so the values are
-identical to it; the backward pass is a hand-written vector-Jacobian product (VJP) in
-torch operations on the tensor's device, computed from ``y``, ``x = P(y)`` and the radius
-only.  It costs O(size of ``y``) time and memory: a few element-wise passes and group
-reductions, never a Jacobian matrix.
+identical to it; the backward pass is a hand-written vector-Jacobian product (VJP),
+computed from ``y``, ``x = P(y)`` and the radius only: torch operations on the tensor's
+device, and for CPU tensors fused Numba kernels (one to three passes over the data) for
+the flat, exact l1,inf and bi-level projections (the multi-level ones of order >= 3 use the
+torch operations on CPU too).  It costs O(size of ``y``) time and memory, never a Jacobian
+matrix.  ``sign(0)`` is taken as +1 (the maps are odd in every entry, so either sign gives
+the derivative at a zero entry).  The backward is not itself differentiable
+(``once_differentiable``).
 
 All the maps are piecewise linear (l1, linf, l1,inf, l1,1 and their multi-level forms) or
 piecewise smooth (l2, l1,2): the VJPs below are exact wherever the map is differentiable,
@@ -288,8 +292,9 @@ def _vjp_levels(y, x, g, r, norms, levels):
 # Fused Numba VJPs for CPU tensors: flat l1, l2, linf, exact l1,inf and the bi-level
 # l1,inf / l1,1 / l1,2 (= exact l1,2) projections (the same formulas as the torch VJPs
 # above, in one to three passes over the data instead of one pass per torch operation).
-# The multi-level projections of order >= 3 use the torch VJP.  They work on the canonical (A, N, B) views of multiproj._layout (group
-# (a, b) = y3[a, :, b], b innermost in memory), serially.
+# The multi-level projections of order >= 3 use the torch VJP.  The kernels work on the
+# canonical (A, N, B) views of multiproj._layout (group (a, b) = y3[a, :, b], b innermost
+# in memory), serially; the radius 0 cases use the torch VJP (its right derivatives).
 
 
 @njit(**JIT_OPTIONS)
