@@ -22,7 +22,9 @@ Autograd: when ``y`` (or a 0-d tensor ``radius``) requires grad and grad mode is
 :func:`project` and :func:`prox` return a differentiable result whose backward is the
 exact vector-Jacobian product (:mod:`multiproj._autograd`); the forward values are those of
 the paths above.  Otherwise, and always for ``out=`` and ``project_``, the projection is
-applied to the data outside autograd (no ``grad_fn``).  Input dtypes follow the NumPy policy: float32 and float64 are kept; float16 and
+applied to the data outside autograd (no ``grad_fn``).
+
+Input dtypes follow the NumPy policy: float32 and float64 are kept; float16 and
 bfloat16 give float32; bool and integer give float64; complex raises TypeError.
 
 ``project_`` and ``out=`` write into the tensor's own storage (same object, same
