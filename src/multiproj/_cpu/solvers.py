@@ -100,9 +100,10 @@ def norm_of(y: np.ndarray, ball: Ball, *, axes=None, levels=None) -> float:
     return float(finite_group_norms(lay.gather(y), ball.inner).sum())
 
 # --------------------------------------------------------------------------- prox
-def prox(y: np.ndarray, lam: float, ball: Ball, axes) -> np.ndarray:
+def prox(y: np.ndarray, lam: float, ball: Ball, axes, strength=None) -> np.ndarray:
     """Proximal operator of ``lam * ||.||_ball`` for l1 (``axes`` None), l1,2 and l1,inf
-    (see :func:`multiproj.prox`); a new array."""
+    (see :func:`multiproj.prox`); a new array.  ``strength`` (the caller's raw argument,
+    which the torch backend keeps for autograd) is not used here."""
     if y.size == 0:
         return y.copy()
     axes = tuple(range(y.ndim)) if axes is None else axes
