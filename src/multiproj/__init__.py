@@ -14,6 +14,7 @@ Numba is imported on the first projection, not at ``import multiproj``.
 
 from ._api import norm, project, project_
 from ._prox import prox
+from ._radius import radius_for
 from ._registry import METHODS
 from ._threads import get_num_threads, max_threads, num_threads, set_num_threads
 
@@ -24,6 +25,7 @@ __all__ = [
     "project_",
     "norm",
     "prox",
+    "radius_for",
     "METHODS",
     "get_num_threads",
     "set_num_threads",
