@@ -89,12 +89,17 @@ def test_fraction_is_ceil_of_share():
         assert count == k
 
 
-def test_bilevel_radius_is_midpoint_of_the_interval():
+def test_bilevel_radius_is_near_the_top_of_the_interval():
     v = np.array([5.0, 4.0, 2.5, 1.0])  # one-row groups: the group norms are v
     y = v[None, :] * np.array([[1.0], [-0.5]])
     r = multiproj.radius_for(y, "l1,inf", keep=2, method="bilevel")
-    # r keeps 2 for r in ((5-4)+(4-4), (5-2.5)+(4-2.5)] = (1, 4]; theta midpoint 3.25
-    assert r == pytest.approx((5 - 3.25) + (4 - 3.25))
+    # r keeps 2 for theta in [2.5, 4): theta = 2.5 + 1.5 / 1024, r = (5 - theta) + (4 - theta)
+    theta = 2.5 + 1.5 / 1024
+    assert r == pytest.approx((5 - theta) + (4 - theta), rel=1e-14)
+    # a narrow gap: the margin 1e-5 * s_(1) caps at the midpoint
+    r = multiproj.radius_for(np.array([[5.0, 4.0, 4.0 - 1e-6]]), "l1,inf", keep=2, method="bilevel")
+    theta = 4.0 - 0.5e-6
+    assert r == pytest.approx((5 - theta) + (4 - theta), rel=1e-12)
 
 
 def test_exact_l1inf_against_bisection():
@@ -103,7 +108,8 @@ def test_exact_l1inf_against_bisection():
     y = rng.standard_normal((12, 9))
     s = np.sort(np.abs(y).sum(axis=0))[::-1]
     k = 4
-    theta = 0.5 * (s[k - 1] + s[k])
+    gap = s[k - 1] - s[k]
+    theta = s[k] + min(gap / 2, max(gap / 1024, 1e-5 * s[0]))
     total = 0.0
     for j in range(y.shape[1]):
         a = np.abs(y[:, j])
@@ -141,7 +147,8 @@ def test_input_not_modified_and_int_input():
     before = y.copy()
     multiproj.radius_for(y, "l1,inf", keep=2)
     assert np.array_equal(y, before)
-    assert multiproj.radius_for([[3, 1], [1, 1]], "l1,1", keep=1, method="bilevel") == pytest.approx(1.0)  # norms 4, 2: theta 3
+    # column l1 norms 4 and 2: theta = 2 + 2 / 1024, r = 4 - theta
+    assert multiproj.radius_for([[3, 1], [1, 1]], "l1,1", keep=1, method="bilevel") == pytest.approx(2 - 2 / 1024)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -94,6 +95,38 @@ def test_constrain_callable_schedule_and_project_now():
                                    "schedule": lambda p: 2.0, "steps": 2})
     with pytest.raises(ValueError, match=r"must return a number in \[0, 1\]"):
         bad.project_now()
+
+
+def test_freeze_keeps_removed_groups_out_and_count_exact():
+    """With batch norm after it, a filter's norm does not change the loss; frozen removed
+    groups keep the threshold at a small margin, so the kept filters keep their norm."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 36, 3))
+    x = torch.randn(32, 1, 8, 8)
+    target = torch.randint(0, 3, (32,))
+    norms = {}
+    for freeze in (False, True):
+        torch.manual_seed(0)
+        net_f = copy.deepcopy(net)
+        opt = torch.optim.Adam(net_f.parameters(), lr=1e-2)
+        h = mpn.constrain(net_f, opt, {"modules": nn.Conv2d, "ball": "l1,2", "keep": 4, "warmup": 2,
+                                       "freeze": freeze})
+        removed = None
+        for t in range(20):
+            opt.zero_grad()
+            nn.functional.cross_entropy(net_f(x), target).backward()
+            opt.step()
+            rep = h.report()["0.weight"]
+            if t >= 2:
+                assert rep["kept_groups"] == 4
+                if freeze:
+                    removed = set(range(16)) - set(rep["kept"]) if removed is None else removed
+                    assert set(range(16)) - set(rep["kept"]) == removed
+        norms[freeze] = rep["norm"]
+    assert norms[True] > 2 * norms[False]  # 0.64 vs 0.20 with this seed
+    with pytest.raises(TypeError, match="field 'freeze'"):
+        mpn.constrain(net, torch.optim.SGD(net.parameters(), lr=0.1),
+                      {"modules": nn.Conv2d, "ball": "l1,2", "keep": 4, "freeze": 1})
 
 
 def test_schedule_counts():

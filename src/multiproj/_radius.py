@@ -212,6 +212,20 @@ def _l1_thresholds(rows, theta: float) -> float:
     return float(np.maximum(t[np.arange(a.shape[0]), m - 1], 0.0).sum())
 
 
+# The threshold sits just above s_(k+1): the projection then shrinks the kept groups as
+# little as a radius that keeps k can (for the bi-level projection the largest such radius
+# is sum_{i<=k} (s_(i) - s_(k+1))), with a margin that the rounding of the solvers cannot
+# cross: MARGIN of the gap, and at least SAFETY * s_(1) (float32 rounding of the norms), but
+# never more than half the gap (the midpoint).
+MARGIN = 2.0**-10
+SAFETY = 1e-5
+
+
+def _threshold(hi: float, lo: float, top: float) -> float:
+    gap = hi - lo
+    return lo + min(0.5 * gap, max(MARGIN * gap, SAFETY * top))
+
+
 def _achievable(s: np.ndarray, k: int) -> tuple[int, float, float]:
     """``(k', s_(k'), s_(k'+1))``: the largest ``k' <= k`` whose ``k'``-th largest score is
     strictly above the next one (``s_(n+1) = 0``), with those two scores."""
@@ -248,12 +262,15 @@ def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_cou
     Rule.  With the scores sorted decreasingly ``s_(1) >= ... >= s_(n)`` and ``s_(n+1) = 0``,
     the projection keeps exactly the ``k`` first groups when its threshold ``theta`` (the l1
     threshold of the group norms, or the dual variable of the exact l1,inf ball) lies in
-    ``[s_(k+1), s_(k))``.  The radius returned is ``r(theta)`` at the midpoint
-    ``theta = (s_(k) + s_(k+1)) / 2``, strictly inside the interval, so that the rounding of
-    the projection's own solver cannot change the count (for the bi-level projection
-    ``r(theta) = sum_{i<=k} (s_(i) - theta)``, the midpoint of the radii that keep ``k``).
-    When ``k`` is the number of non-zero groups, the radius is ``||y||`` itself (the
-    projection is then the identity).
+    ``[s_(k+1), s_(k))``; ``r(theta)`` decreases with ``theta``.  The radius returned is
+    ``r(theta)`` at ``theta = s_(k+1) + m`` with the margin
+    ``m = min(g / 2, max(g / 1024, 1e-5 s_(1)))``, ``g = s_(k) - s_(k+1)``: close to the
+    largest radius that keeps ``k`` (for the bi-level projection
+    ``sum_{i<=k} (s_(i) - s_(k+1))``), so that the kept groups shrink as little as possible
+    (which matters when the projection is repeated after every training step), yet strictly
+    inside the interval, so that the rounding of the projection's own solver cannot change
+    the count.  When ``k`` is the number of non-zero groups, the radius is ``||y||`` itself
+    (the projection is then the identity).
 
     Ties.  When ``s_(k) == s_(k+1)`` no radius keeps exactly ``k`` groups: the radius
     returned keeps the largest feasible count ``k' < k`` (the largest ``k'`` with
@@ -327,7 +344,7 @@ def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_cou
         if count == 0:
             radius = 0.0
         else:
-            theta = 0.5 * (hi + lo)
+            theta = _threshold(hi, lo, float(scores.max()))
             if kind in ("norms", "multilevel", "flat"):
                 radius = float(np.maximum(scores - theta, 0.0).sum())
             elif kind == "maxabs":

@@ -22,7 +22,7 @@ _MODULE_NAMES = {
 }
 _FIELDS = (
     "params", "modules", "ball", "method", "axis", "grouping", "levels", "radius", "keep",
-    "schedule", "warmup", "steps", "every", "num_heads",
+    "schedule", "warmup", "steps", "every", "num_heads", "freeze",
 )
 _MHA_WEIGHTS = ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight")
 
@@ -105,13 +105,25 @@ class _Entry:
     """One constrained parameter."""
 
     __slots__ = ("name", "param", "rule", "grouping", "ball", "method", "levels", "radius",
-                 "keep", "n", "schedule", "every", "r0", "last_radius", "projections")
+                 "keep", "n", "schedule", "every", "r0", "last_radius", "projections",
+                 "freeze", "frozen")
+
+    def _inner_dims(self, ndim: int) -> tuple:
+        """Axes of the view reduced to tell one group from another."""
+        if self.grouping.name == "entries":
+            return ()
+        if self.method == "multilevel":
+            return tuple(d for d in range(ndim) if d not in self.levels[0])
+        return self.grouping.axis
 
     def project(self, t: int | None) -> None:
         from .._api import project_
         from .._radius import radius_for
 
         view, is_view = self.grouping.view(self.param)
+        if self.frozen is not None:  # groups removed earlier stay removed
+            with torch.no_grad():
+                view.masked_fill_(self.frozen, 0)
         kw = {"levels": self.levels} if self.method == "multilevel" else {"axis": self.grouping.axis}
         if self.keep is not None:
             k = self.keep if t is None else self.schedule.keep_count(t, self.n, self.keep)
@@ -124,6 +136,9 @@ class _Entry:
             r = self.radius if t is None else self.schedule.radius(t, self.r0, self.radius)
         with torch.no_grad():
             project_(view, r, self.ball, method=self.method, **kw)
+            if self.freeze:
+                inner = self._inner_dims(view.ndim)
+                self.frozen = (view == 0).all(dim=inner, keepdim=True) if inner else view == 0
             if not is_view:  # a reshaped copy: write it back into the parameter
                 self.param.detach().copy_(view.reshape(self.param.shape))
         self.last_radius = r
@@ -319,8 +334,11 @@ def _build(i, rule, name, param, module, attr) -> _Entry:
     if every < 1:
         raise ValueError(msg)
     e.every = every
-    e.r0 = e.last_radius = None
+    e.r0 = e.last_radius = e.frozen = None
     e.projections = 0
+    e.freeze = rule.get("freeze", False)
+    if not isinstance(e.freeze, bool):
+        raise TypeError(f"{where}, field 'freeze': expected True or False. Got {e.freeze!r} instead.")
     return e
 
 
@@ -371,6 +389,14 @@ def constrain(model, optimizer, rules) -> ConstraintHandle:
             Project every ``every``-th step after the warm-up (default 1).
         ``num_heads``
             For the heads groupings of a weight that is not an attention module's.
+        ``freeze``
+            If True, a group removed by a projection stays zero for the rest of training
+            (it is set to zero before every later projection, so it never competes again).
+            With a ``keep`` target this keeps the removed groups, which the optimiser moves
+            off zero at every step, from raising the threshold of the next projection: the
+            kept groups are then shrunk by a tiny margin only (see
+            :func:`multiproj.radius_for`), which matters for weights followed by batch norm,
+            whose loss does not push their norm back up.  Default False.
 
     Returns
     -------
