@@ -82,6 +82,25 @@ def test_torch_matches_numpy(ball, method):
         assert _kept(x.numpy(), ball, method, kw.get("axis"), kw.get("levels")) == count
 
 
+@pytest.mark.parametrize("ball,method", CASES)
+def test_torch_reductions_match_numpy(ball, method, monkeypatch):
+    """The torch code path (device tensors), run on CPU tensors."""
+    torch = pytest.importorskip("torch")
+    import multiproj._radius as rmod
+
+    monkeypatch.setattr(rmod, "_CPU_VIEW", False)
+    shape = (6, 25, 7) if len(ball.split(",")) == 3 else (20, 35)
+    kw = _setting(ball, method, len(shape))
+    y = np.random.default_rng(5).standard_normal(shape)
+    for keep in (1, 0.3, 1.0):
+        rn, kn = multiproj.radius_for(y, ball, keep=keep, method=method, return_count=True, **kw)
+        rt, kt = multiproj.radius_for(torch.from_numpy(y).float(), ball, keep=keep, method=method,
+                                      return_count=True, **kw)
+        assert kt == kn and rt == pytest.approx(rn, rel=1e-5)
+    assert multiproj.radius_for(torch.arange(6.0).reshape(2, 3).int(), "l1,inf", keep=1) == pytest.approx(
+        multiproj.radius_for(np.arange(6.0).reshape(2, 3), "l1,inf", keep=1))
+
+
 def test_fraction_is_ceil_of_share():
     y = np.random.default_rng(0).standard_normal((5, 30))
     for keep, k in [(0.1, 3), (0.11, 4), (1.0, 30), (1e-6, 1)]:

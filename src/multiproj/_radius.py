@@ -34,6 +34,17 @@ import numpy as np
 __all__ = ["radius_for"]
 
 
+# CPU tensors go through NumPy on a view of their storage; tests turn this off to run the
+# torch reductions (those of device tensors) on the CPU.
+_CPU_VIEW = True
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
 def _is_torch(y) -> bool:
     return type(y).__module__.startswith("torch")
 
@@ -121,8 +132,8 @@ class _NumpyOps:
             return np.abs(a).max(axis=axes, keepdims=True).astype(np.float64)
         if q == "1":
             return np.abs(a).sum(axis=axes, keepdims=True, dtype=np.float64)
-        a = a.astype(np.float64, copy=False)
-        return np.sqrt((a * a).sum(axis=axes, keepdims=True))
+        # float32 squares summed in float64: one temporary of the input's size and dtype
+        return np.sqrt(np.multiply(a, a).sum(axis=axes, keepdims=True, dtype=np.float64))
 
     @staticmethod
     def to_numpy(a) -> np.ndarray:
@@ -313,6 +324,10 @@ def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_cou
     torch_input = _is_torch(y)
     ops = _TorchOps if torch_input else _NumpyOps
     a = ops.prepare(y)
+    if _CPU_VIEW and torch_input and a.device.type == "cpu" and a.dtype in (_torch().float32, _torch().float64):
+        # a CPU tensor: the NumPy reductions on a zero-copy view of its storage
+        a = (a.resolve_neg() if a.is_neg() else a).numpy()
+        torch_input, ops = False, _NumpyOps
     kind, b, axes, lv, mname = _plan(a, ball, method, axis, levels)
     if a.ndim == 0 and kind == "flat":
         a = a.reshape(1)
