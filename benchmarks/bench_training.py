@@ -7,8 +7,9 @@
    selection included; outputs compared on float64 copies.
 2. ``constrain`` on a model with 10 constrained weights: median (and mean) time of
    ``optimizer.step()`` (Adam) and of a whole training step (forward, backward, step), timed
-   in turns across the settings, without and with the constraints (a fixed radius, and a ``keep`` target that recomputes the radius with
-   ``multiproj.radius_for`` at every step).
+   in turns across the settings, without and with the constraints (a fixed radius, or a
+   ``keep`` target whose radius ``multiproj.radius_for`` recomputes at every projection;
+   projecting after every step or every 10 steps).
 
 Everything runs on one thread (torch and Numba).  Usage::
 
