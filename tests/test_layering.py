@@ -26,7 +26,7 @@ ROOT = Path(multiproj.__file__).parent
 # The integrations may use the public API, the primitives interface of the backends (the
 # steps that dask and distributed combine on pieces of an array) and the core rules.
 PRIMITIVES = {"multiproj._cpu.primitives", "multiproj._torch.primitives"}
-API = {"multiproj", "multiproj._api", "multiproj._prox", "multiproj._backend"}
+API = {"multiproj", "multiproj._api", "multiproj._prox", "multiproj._radius", "multiproj._backend"}
 
 ALLOWED = {
     "core": {"core"},

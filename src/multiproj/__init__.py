@@ -21,6 +21,7 @@ from ._api import norm, project, project_
 from ._prox import prox
 from ._core.registry import METHODS
 from ._core.threads import get_num_threads, max_threads, num_threads, set_num_threads
+from ._radius import radius_for
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,7 @@ __all__ = [
     "project_",
     "norm",
     "prox",
+    "radius_for",
     "METHODS",
     "get_num_threads",
     "set_num_threads",

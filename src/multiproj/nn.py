@@ -312,67 +312,10 @@ def freeze_zeros(param, optimizer=None, *, threshold=0.0) -> FreezeHandle:
     return handle
 
 
-def _group_zeros(w: torch.Tensor, axis: int):
-    """For a 2-D ``w``: boolean tensor, True for groups (slices along the non-reduced axis)
-    that are entirely zero."""
-    return (w != 0).sum(dim=axis) == 0
-
-
-def sparsity_report(module, *, axis=0) -> dict:
-    """Sparsity of every parameter of ``module``.
-
-    Parameters
-    ----------
-    module : nn.Module or torch.Tensor
-        A module (all its named parameters) or a single tensor (reported as ``"tensor"``).
-    axis : int, default 0
-        For 2-D parameters, the axis the inner norm reduces: a group is a slice along the
-        other axis.  ``axis=0`` on an ``nn.Linear`` weight makes the groups the columns,
-        i.e. the input features.
-
-    Returns
-    -------
-    dict
-        Parameter name -> dict with ``shape``, ``numel``, ``zeros`` (entries equal to 0),
-        ``zero_fraction``; for 2-D parameters also ``groups``, ``zero_groups``,
-        ``zero_group_fraction`` and ``kept`` (sorted list of the indices of the groups with
-        a non-zero entry: the surviving input features of a Linear weight with
-        ``axis=0``).
-    """
-    if isinstance(module, torch.Tensor):
-        items = [("tensor", module)]
-    elif isinstance(module, torch.nn.Module):
-        items = list(module.named_parameters())
-    else:
-        raise TypeError(
-            "The 'module' parameter of sparsity_report must be an nn.Module or a tensor. "
-            f"Got {type(module).__name__} instead."
-        )
-    if axis not in (0, 1, -1, -2) or isinstance(axis, bool):
-        raise ValueError(f"The 'axis' parameter must be 0 or 1. Got {axis!r} instead.")
-    report = {}
-    with torch.no_grad():
-        for name, p in items:
-            w = p.detach()
-            zeros = int((w == 0).sum())
-            entry = {
-                "shape": tuple(w.shape),
-                "numel": w.numel(),
-                "zeros": zeros,
-                "zero_fraction": zeros / w.numel() if w.numel() else 0.0,
-            }
-            if w.ndim == 2:
-                gz = _group_zeros(w, axis % 2)
-                n_groups = gz.numel()
-                n_zero = int(gz.sum())
-                entry.update(
-                    groups=n_groups,
-                    zero_groups=n_zero,
-                    zero_group_fraction=n_zero / n_groups if n_groups else 0.0,
-                    kept=torch.nonzero(~gz).flatten().tolist(),
-                )
-            report[name] = entry
-    return report
+# Model-wide constraints, schedules, named groupings and compaction live in private modules.
+from ._training.compact import CompactResult, compact  # noqa: E402
+from ._training.constrain import ConstraintHandle, constrain  # noqa: E402
+from ._training.groupers import sparsity_report  # noqa: E402
 
 
 # --------------------------------------------------------------------------- layer
@@ -443,3 +386,4 @@ class Projection(nn.Module):
     def extra_repr(self) -> str:
         return (f"radius={float(self.radius.detach()):.6g}, ball={self.ball!r}, method={self.method!r}, "
                 f"axis={self.axis!r}, levels={self.levels!r}, learn_radius={self.learn_radius}")
+__all__ += ["constrain", "ConstraintHandle", "compact", "CompactResult"]

@@ -56,6 +56,15 @@ class Plan:
         return (tuple(k for k in every if k not in self.axes), self.axes), self.ball.norms
 
 
+def check_supports(method: Method, ball: Ball) -> None:
+    """ValueError unless the registry entry ``method`` supports ``ball``."""
+    if not method.supports(ball):
+        raise ValueError(
+            f"method={method.name!r} does not support the ball {ball.name!r}; "
+            f"it supports {', '.join(method.balls)}."
+        )
+
+
 def resolve(method, ball, ndim: int, axis=0, levels=None) -> Plan:
     """Check that ``method``, ``ball``, ``axis`` and ``levels`` go together for an array of
     ``ndim`` dimensions, and return the :class:`Plan`.
@@ -71,11 +80,7 @@ def resolve(method, ball, ndim: int, axis=0, levels=None) -> Plan:
             f"The 'levels' parameter is used only by method='multilevel'. Got levels={levels!r} "
             f"with method={m.name!r} instead; use 'axis' for this method."
         )
-    if not m.supports(b):
-        raise ValueError(
-            f"method={m.name!r} does not support the ball {b.name!r}; "
-            f"it supports {', '.join(m.balls)}."
-        )
+    check_supports(m, b)
     if multilevel:  # 'axis' is not used: the levels say which axes every norm reduces
         return Plan(m, b, ndim, levels=check_levels(levels, ndim, b))
     if b.is_flat:
