@@ -23,7 +23,6 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
-    "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
@@ -81,6 +80,8 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_context = {"default_mode": "light"}
+# pages without sub-pages get the full width instead of an empty navigation column
+html_sidebars = {"index": [], "getting_started": [], "api": [], "benchmarks": [], "references": []}
 pygments_style = "sphinx"
 
 
