@@ -1,9 +1,9 @@
 """The README's Python examples run as written, and say what they print.
 
 Each ```python block of README.md is found by a line it contains (so that editing the
-README around it does not break the test) and executed; the NumPy blocks share one
-namespace, in README order, as a reader pasting them one after the other would.  Values
-that the README states in comments are checked.
+README around it does not break the test) and executed.  Values that the README states in
+comments are checked.  The distributed and Dask examples of the user guide
+(docs/user_guide/distributed.rst) are run the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DISTRIBUTED_RST = ROOT / "docs" / "user_guide" / "distributed.rst"
 
 
 def _blocks() -> list[str]:
@@ -29,9 +31,20 @@ def _block(marker: str) -> str:
     return found[0]
 
 
+def _rst_block(path: Path, marker: str) -> str:
+    """The ``.. code-block:: python`` of an rst page that contains ``marker``, dedented."""
+    text = path.read_text()
+    found = []
+    for m in re.finditer(r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", text, flags=re.M):
+        body = "\n".join(line[3:] for line in m.group(1).splitlines())
+        if marker in body:
+            found.append(body.strip("\n") + "\n")
+    assert len(found) == 1, f"{path.name}: expected one python block containing {marker!r}, got {len(found)}"
+    return found[0]
+
+
 def test_every_python_block_is_covered():
-    markers = ("W = np.random.default_rng(0)", 'method="exact", axis=0)   # Euclidean', "conv weight",
-               "import torch, multiproj, multiproj.nn", "save as sharded.py", "import dask.array",
+    markers = ("W = np.random.default_rng(0)", "import torch, multiproj, multiproj.nn",
                "SparseAutoencoderClassifier(ball=")
     blocks = _blocks()
     assert len(blocks) == len(markers)
@@ -39,21 +52,25 @@ def test_every_python_block_is_covered():
         assert sum(m in b for m in markers) == 1, b[:80]
 
 
-def test_numpy_quick_start_exact_and_multilevel():
+def test_numpy_quick_start_exact_prox_and_multilevel():
     ns: dict = {}
     exec(_block("W = np.random.default_rng(0)"), ns)
-    assert ns["multiproj"].norm(ns["X"], "l1,inf", axis=0) == pytest.approx(50.0, rel=1e-12)
-    assert 0 < (np.abs(ns["X"]).max(axis=0) == 0).mean() < 1
-    # project_ above changed W in place, as it says: the quick start's W is now inside the
-    # l1,1 ball of radius 50, so the exact l1,inf projection of radius 50 leaves it alone
-    assert ns["multiproj"].norm(ns["W"], "l1,1", axis=0) == pytest.approx(50.0, rel=1e-9)
-    exec(_block('method="exact", axis=0)   # Euclidean'), ns)
-    assert np.array_equal(ns["X"], ns["W"])
-    assert ns["P"].shape == ns["W"].shape
-    exec(_block("conv weight"), ns)
-    mp, X = ns["multiproj"], ns["X"]
-    assert mp.norm(X, "l1,inf,inf", levels=(1, 0, (2, 3))) == pytest.approx(5.0, rel=1e-12)
-    assert round(float((np.abs(X).max(axis=(0, 2, 3)) == 0).mean()), 2) == 0.53
+    mp = ns["multiproj"]
+    W0 = np.random.default_rng(0).standard_normal((100, 1000))   # W before project_ changed it
+    X, E = ns["X"], ns["E"]
+    assert mp.norm(X, "l1,inf", axis=0) == pytest.approx(50.0, rel=1e-12)
+    assert 0 < (np.abs(X).max(axis=0) == 0).mean() < 1
+    # the exact projection is on the same sphere, a different point, and the closest one
+    assert mp.norm(E, "l1,inf", axis=0) == pytest.approx(50.0, rel=1e-9)
+    assert not np.allclose(E, X)
+    assert np.linalg.norm(W0 - E) < np.linalg.norm(W0 - X)
+    assert ns["P"].shape == W0.shape and not np.array_equal(ns["P"], W0)
+    T5 = ns["T5"]
+    assert mp.norm(T5, "l1,inf,inf", levels=(1, 0, (2, 3))) == pytest.approx(5.0, rel=1e-12)
+    assert round(float((np.abs(T5).max(axis=(0, 2, 3)) == 0).mean()), 2) == 0.53
+    # project_ changed W in place, as it says, onto the bi-level l1,1 sphere of radius 50
+    assert mp.norm(ns["W"], "l1,1", axis=0) == pytest.approx(50.0, rel=1e-9)
+    assert np.abs(ns["W"]).sum() < np.abs(W0).sum()
 
 
 def test_torch_block():
@@ -75,7 +92,7 @@ def test_torch_block():
 def test_distributed_block_as_a_script(tmp_path):
     pytest.importorskip("torch")
     script = tmp_path / "sharded.py"
-    script.write_text(_block("save as sharded.py"))
+    script.write_text(_rst_block(DISTRIBUTED_RST, "save as sharded.py"))
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                          cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
@@ -84,7 +101,7 @@ def test_distributed_block_as_a_script(tmp_path):
 @pytest.mark.slow
 def test_dask_block(capsys):
     pytest.importorskip("dask")
-    exec(_block("import dask.array"), {})
+    exec(_rst_block(DISTRIBUTED_RST, "import dask.array"), {})
     kept, _, total, *rest = capsys.readouterr().out.split()
     assert 0 < int(kept) < int(total) == 50_000
     assert float(rest[-1]) == pytest.approx(100.0, rel=1e-9)

@@ -344,11 +344,34 @@ def _save(fig, path: Path, info: dict) -> Path:
 
     import textwrap
 
-    width = int(fig.get_figwidth() * 22)  # characters of 5-point text per line
-    footer = "\n".join(textwrap.wrap(machine_line(info), width))
-    fig.text(0.01, 0.005, footer, fontsize=5, color="0.35", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.035 * (footer.count("\n") + 1), 1, 1))
-    fig.savefig(path, dpi=80)
+    width = int(fig.get_figwidth() * 13)  # characters of 7.5-point text per line
+    footer = "\n".join(textwrap.wrap("Machine: " + machine_line(info), width))
+    lines = footer.count("\n") + 1
+    fig.text(0.01, 0.006, footer, fontsize=7.5, color="0.25", ha="left", va="bottom")
+    # room at the bottom for the footer: 7.5-point lines of about 0.15 inch
+    fig.tight_layout(rect=(0, min(0.4, 0.15 * lines / fig.get_figheight() + 0.01), 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _save_below(fig, path: Path, info: dict, legend_rows: int) -> Path:
+    """``_save`` for a figure whose legend sits in a band between the axes and the footer."""
+    import matplotlib.pyplot as plt
+
+    import textwrap
+
+    width = int(fig.get_figwidth() * 13)
+    footer = "\n".join(textwrap.wrap("Machine: " + machine_line(info), width))
+    lines = footer.count("\n") + 1
+    h = fig.get_figheight()
+    foot = 0.15 * lines / h + 0.01
+    band = 0.17 * legend_rows / h + 0.02
+    fig.text(0.01, 0.006, footer, fontsize=7.5, color="0.25", ha="left", va="bottom")
+    for leg in fig.legends:
+        leg.set_bbox_to_anchor((0.5, foot), transform=fig.transFigure)
+    fig.tight_layout(rect=(0, min(0.6, foot + band), 1, 0.95))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
@@ -357,7 +380,7 @@ def _plot_sizes(rows, path, info):
     datas = list(dict.fromkeys(r["data"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     balls = list(dict.fromkeys(r["ball"] for r in rows))
-    fig, axes = _figure(len(datas))
+    fig, axes = _figure(len(datas), width=5.5, height=4.8)
     for ax, data in zip(axes, datas):
         sub = [r for r in rows if r["data"] == data]
         for lab in dict.fromkeys(_label(r) for r in sub):
@@ -366,39 +389,47 @@ def _plot_sizes(rows, path, info):
                 # colour = method, line style and marker = ball
                 r0 = next(r for r in sub if _label(r) == lab)
                 i, j = methods.index(r0["method"]), balls.index(r0["ball"])
-                ax.plot(*zip(*pts), color=f"C{i}", ls=["-", "--", "-.", ":"][j % 4], marker="os^v"[j % 4], label=lab, lw=1.2, ms=3)
+                ax.plot(*zip(*pts), color=f"C{i}", ls=["-", "--", "-.", ":"][j % 4], marker="os^v"[j % 4], label=lab, lw=1.3, ms=4.5)
         cp = sorted({(r["m"], r["copy_ms"]) for r in sub if r["copy_ms"] is not None})
         if cp:
             ax.plot(*zip(*cp), color="k", ls=(0, (1, 1)), label="Y.copy()", lw=2)
         ax.set_yscale("log")
         ax.set_xlabel("m (matrix 1000 x m, groups = columns)")
         ax.set_ylabel("median time (ms)")
-        ax.set_title(data, fontsize=8)
+        ax.set_title(data, fontsize=9)
         ax.grid(alpha=0.3, which="both")
-    axes[-1].legend(fontsize=6, ncol=2)
-    return _save(fig, path, info)
+    threads = sorted({r["threads"] for r in rows})
+    fig.suptitle("Projection time against the matrix width ("
+                 + ", ".join(str(t) for t in threads) + " thread" + ("s" if threads != [1] else "") + ")",
+                 fontsize=10)
+    # one legend under the panels, clear of the curves
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7,
+               bbox_to_anchor=(0.5, 0.09), frameon=False)
+    return _save_below(fig, path, info, legend_rows=-(-len(labels) // 6))
 
 
 def _plot_threads(rows, path, info):
-    fig, (ax,) = _figure(1)
+    fig, (ax,) = _figure(1, width=5.6, height=4.0)
     top = 1
-    for key in dict.fromkeys(f"{r['shape']} {_label(r)}" for r in rows):
+    for i, key in enumerate(dict.fromkeys(f"{r['shape']} {_label(r)}" for r in rows)):
         pts = sorted((r["threads"], r["speedup"]) for r in rows if f"{r['shape']} {_label(r)}" == key and r.get("speedup"))
         if pts:
-            ax.plot(*zip(*pts), marker="o", label=key, lw=1.2, ms=3)
+            ax.plot(*zip(*pts), marker="osD^v"[i % 5], ls=["-", "--", "-.", ":"][i % 4], label=key, lw=1.4, ms=5)
             top = max(top, max(p[0] for p in pts))
-    ax.plot([1, top], [1, top], "k:", lw=1, label="ideal")
-    ax.set_xlabel("threads")
-    ax.set_ylabel("speedup vs 1 thread")
+    ax.plot([1, top], [1, top], "k:", lw=1, label="ideal (linear)")
+    ax.set_xlabel("Numba threads")
+    ax.set_ylabel("speedup over 1 thread (x)")
+    ax.set_title("Speedup against the number of threads", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path, info)
 
 
 def _plot_tensors(rows, path, info):
     import numpy as np
 
-    fig, (ax,) = _figure(1, width=6)
+    fig, (ax,) = _figure(1, width=7.5, height=4.0)
     orders = sorted({r["order"] for r in rows})
     series = list(dict.fromkeys(f"{r['method']}, {r['threads']} thr" for r in rows))
     w = 0.8 / max(1, len(series))
@@ -411,16 +442,18 @@ def _plot_tensors(rows, path, info):
     ax.axhline(1.0, color="k", ls="--", lw=1, label="copy")
     shapes = {r["order"]: r["shape"] for r in rows}
     ax.set_xticks(np.arange(len(orders)) + w * (len(series) - 1) / 2)
-    ax.set_xticklabels([f"{o}\n{shapes[o]}" for o in orders], fontsize=7)
-    ax.set_xlabel("order (shape); ball l1,inf,...,inf")
-    ax.set_ylabel("time / copy of the tensor")
+    ax.set_xticklabels([f"{o}\n{shapes[o]}" for o in orders], fontsize=8)
+    ax.set_xlabel("tensor order (shape); ball l1,inf,...,inf")
+    ax.set_ylabel("time / Y.copy() of the tensor (x)")
+    ax.set_title("2^24 float64 entries as tensors of several orders", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=6)
+    # the legend goes to the right of the axes, never over a bar
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, path, info)
 
 
 def _plot_sparsity(rows, path, info):
-    fig, (a1, a2) = _figure(2)
+    fig, (a1, a2) = _figure(2, width=5.2, height=4.0)
     labels = list(dict.fromkeys(_label(r) for r in rows))
     datas = list(dict.fromkeys(r["data"] for r in rows))
     for i, lab in enumerate(labels):
@@ -432,8 +465,11 @@ def _plot_sparsity(rows, path, info):
             )
             if pts:
                 f, z, d = zip(*pts)
-                # later methods drawn thinner so that coinciding curves stay visible
-                style = dict(marker="os^v"[j % 4], color=f"C{i}", ls=["-", "--", ":", "-."][j % 4], lw=max(0.8, 2.6 - 0.8 * i), ms=max(2.0, 5.0 - 1.5 * i))
+                # colour and marker = method, line style = data; later methods drawn thinner
+                # with smaller hollow markers, so that curves that coincide stay visible
+                style = dict(marker="osD^v"[i % 5], color=f"C{i}", ls=["-", "--", ":", "-."][j % 4],
+                             lw=max(0.9, 2.8 - 0.9 * i), ms=max(3.5, 7.5 - 2.0 * i),
+                             mfc="none" if i else f"C{i}", mew=1.2)
                 a1.plot(f, z, label=f"{lab}, {data}", **style)
                 a2.plot(f, d, label=f"{lab}, {data}", **style)
     for ax in (a1, a2):
@@ -442,12 +478,17 @@ def _plot_sparsity(rows, path, info):
         ax.grid(alpha=0.3, which="both")
     a1.set_ylabel("fraction of zero groups")
     a2.set_ylabel("||Y - P(Y)||_F / ||Y||_F")
-    a1.legend(fontsize=6)
-    return _save(fig, path, info)
+    a1.set_title("sparsity", fontsize=9)
+    a2.set_title("relative distance to Y", fontsize=9)
+    fig.suptitle("l1,inf projections of 1000 x 1000 matrices against the radius", fontsize=10)
+    handles, labs = a1.get_legend_handles_labels()
+    fig.legend(handles, labs, loc="lower center", ncol=min(3, len(labs)), fontsize=7,
+               bbox_to_anchor=(0.5, 0.09), frameon=False)
+    return _save_below(fig, path, info, legend_rows=-(-len(labs) // 3))
 
 
 def _plot_identity(rows, path, info):
-    fig, (ax,) = _figure(1, width=4.4, height=4.0)
+    fig, (ax,) = _figure(1, width=5.2, height=4.6)
     ax.plot([0, 1], [1, 0], "k--", lw=1, label="x + y = 1")
     markers = "os^vD"
     for i, lab in enumerate(dict.fromkeys(_label(r) for r in rows)):
@@ -458,9 +499,9 @@ def _plot_identity(rows, path, info):
             ax.scatter(*zip(*pts), marker=markers[i % len(markers)], s=s, facecolors="none", edgecolors=f"C{i}", label=f"{lab} (max |x+y-1| = {err:.1e})")
     ax.set_xlabel("||Y - P(Y)|| / ||Y||")
     ax.set_ylabel("||P(Y)|| / ||Y||")
-    ax.set_title("additive identity in the l1,inf norm\n(both are column-wise clippings: it holds for both)", fontsize=8)
+    ax.set_title("Additive identity in the l1,inf norm\n(both are column-wise clippings: it holds for both)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, loc="upper right")
     return _save(fig, path, info)
 
 
@@ -470,17 +511,21 @@ def _plot_torch(rows, path, info):
     rows = [r for r in rows if r.get("time_ms") is not None]
     if not rows:
         return None
-    fig, (ax,) = _figure(1, width=7)
-    labels = [f"{r['device']} {r['dtype']}\n{_label(r)}" for r in rows]
-    x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r["ratio"] for r in rows], 0.4, label="torch / tensor.clone()")
-    ax.bar(x + 0.2, [r["vs_numpy"] or np.nan for r in rows], 0.4, label="torch / numpy call")
-    ax.axhline(1.0, color="k", ls="--", lw=1)
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, fontsize=5, rotation=90)
-    ax.set_ylabel("ratio")
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=6)
+    fig, (ax,) = _figure(1, width=7.5, height=1.8 + 0.28 * len(rows))
+    labels = [f"{_label(r)}, {r['device']} {r['dtype']}" for r in rows]
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y + 0.2, [r["ratio"] for r in rows], 0.4, color="C0", label="torch call / tensor.clone()")
+    ax.barh(y - 0.2, [r["vs_numpy"] or np.nan for r in rows], 0.4, color="C1", hatch="//",
+            label="torch call / same call on the NumPy array")
+    ax.axvline(1.0, color="k", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("time ratio (log scale; 1 = same time)")
+    shape = rows[0].get("shape")
+    ax.set_title("torch tensors through multiproj" + (f", {shape}" if shape else ""), fontsize=10)
+    ax.grid(alpha=0.3, axis="x", which="both")
+    ax.legend(fontsize=7, loc="lower right")
     return _save(fig, path, info)
 
 

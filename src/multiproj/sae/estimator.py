@@ -99,10 +99,10 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         When ``X`` has string column names.
     model_ : SupervisedAutoencoder
         The trained torch module (float32, CPU).
-    support_ : ndarray of bool, shape (n_features_in_,)
+    support_ : ndarray of bool, shape (n_features,)
         Selected features (non-zero first-layer columns).
     n_features_selected_ : int
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (n_features,)
         l2 norm of each first-layer column, divided by their sum (0 for removed features).
     feature_ranking_ : ndarray of int
         Indices of the selected features, by decreasing ``feature_importances_``.

@@ -29,7 +29,7 @@ def write_plots(runs: list, best: dict, ds, outdir: str) -> list[str]:
     files = []
 
     # learning curves
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
     for k, f in enumerate(best["folds"]):
         h = f["history"]
         ep = np.arange(1, len(h["train_loss"]) + 1)
@@ -47,8 +47,11 @@ def write_plots(runs: list, best: dict, ds, outdir: str) -> list[str]:
     axes[0].set(xlabel="epoch", ylabel="loss per sample", yscale="log", title="loss")
     axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy (train / validation split)")
     axes[2].set(xlabel="epoch", ylabel="features", title="selected features")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
+    fig.suptitle("Learning curves per cross-validation fold (dashed line: projection)", fontsize=11)
+    # one legend under the panels, clear of the curves
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07 * (1 + (len(labels) - 1) // 8), 1, 0.95))
     path = os.path.join(outdir, "learning_curves.png")
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -90,7 +93,8 @@ def write_plots(runs: list, best: dict, ds, outdir: str) -> list[str]:
                         textcoords="offset points", xytext=(3, 3))
         ax.set(xlabel="selected features (mean over folds)", ylabel="score (mean ± std)",
                title="metrics vs number of selected features")
-        ax.legend()
+        ax.legend(loc="best")
+        ax.grid(alpha=0.3)
         fig.tight_layout()
         path = os.path.join(outdir, "metrics_vs_selected.png")
         fig.savefig(path, dpi=100)
