@@ -6,12 +6,15 @@ Examples::
     multiproj sae --csv metabolomics.csv --target Label --drop SampleID --log --standardize \\
         --projection l1inf-bilevel --radius 0.5 1 2 --plots figs/
 
-Default radius rule (no ``--radius``), ``double_descent``: with v_j the inner norm of column j
-of the first-layer weight W after the first descent, k = ceil(KEEP x F) and q the (k+1)-th
-largest v_j, radius = sum_j max(v_j - q, 0): the radius at which the bi-level projection keeps
-the k features of largest norm (``--keep``, default 10 %); pruning the entries <= 1e-3 then
-removes a few more, and the exact l1,inf projection keeps more at the same radius.
-``projected``: radius = KEEP x ||W_0||_ball, W_0 the initial weight.
+Default radius rule (no ``--radius``), ``double_descent``: the radius at which the projection
+of the first-layer weight W after the first descent keeps exactly ``--keep`` features (the
+columns of largest inner norm; multiproj.radius_for), so that asking for k features gives k
+(fewer only when tied column norms make k infeasible).  ``projected``: radius = (k / F) x
+||W_0||_ball, W_0 the initial weight.
+
+``--compare`` cross-validates the SAE and the baselines (L1-logistic regression with C chosen for
+about k features, SelectKBest(f_classif, k) + LR, random-forest top-k + LR) at the numbers of
+features ``--ks`` on the same KFold folds (``--fold-seed``, or ``--fold-column``).
 """
 
 from __future__ import annotations
@@ -62,11 +65,9 @@ def add_parser(sub) -> None:
             "selection) sees only the training part of each fold."
         ),
         epilog=(
-            "Default radius rule: without --radius, for double_descent, radius = "
-            "sum_j max(v_j - q, 0) with v_j the inner norm of column j of the first-layer weight "
-            "W after the first descent and q the (k+1)-th largest v_j, k = ceil(KEEP x F): the "
-            "radius at which the bi-level projection keeps the k features of largest norm "
-            "(KEEP = --keep, default 0.1); for projected, radius = KEEP x ||W_0|| (initial weight)."
+            "Default radius rule: without --radius, for double_descent, the radius at which the "
+            "projection of the first-layer weight W after the first descent keeps exactly KEEP "
+            "features (those of largest column norm); for projected, (k / F) x ||W_0|| (initial weight)."
         ),
     )
     g = p.add_argument_group("data")
