@@ -4,7 +4,8 @@ Every check that applies passes.  The instance checked trains briefly (5 + 3 epo
 ``keep=1.0`` (the projection then keeps every feature), because several
 checks need a fitted classifier to reach 83 % training accuracy on 2-feature toy data,
 which a projection keeping one of 2 features cannot.  Skipped by scikit-learn itself here:
-``check_array_api_input`` (needs SCIPY_ARRAY_API).
+``check_array_api_input`` (needs SCIPY_ARRAY_API).  Expected to fail:
+``check_sample_weight_equivalence_on_dense_data`` (see the reason below).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from multiproj.sae import SparseAutoencoderClassifier  # noqa: E402
 
 
 @parametrize_with_checks(
-    [SparseAutoencoderClassifier(epochs=5, retrain_epochs=3, batch_size=16, hidden=16, lr=3e-3, keep=1.0, n_threads=1)]
+    [SparseAutoencoderClassifier(epochs=5, retrain_epochs=3, batch_size=16, hidden=16, lr=3e-3, keep=1.0, n_threads=1)],
+    expected_failed_checks=lambda est: {
+        # mini-batch SGD: a sample of weight 2 is one sample in one batch, two copies are two
+        # samples in (usually) two batches, so the two fits differ (sample_weight is tested in
+        # test_sae_compare.py: per-sample and per-class weights give the same fit)
+        "check_sample_weight_equivalence_on_dense_data": "mini-batch SGD is not invariant to repeating samples",
+    },
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -116,6 +116,8 @@ def add_parser(sub) -> None:
                    help="SGD with momentum 0.9 (default) or Adam (SPEC s.7: --optimizer adam "
                    "--lr 5e-4 --batch-size 4 --epochs 30 --retrain-epochs 30)")
     m.add_argument("--hidden", type=int, default=100)
+    m.add_argument("--init-scale", type=float, default=None,
+                   help="factor on the initial first-layer weight (default 0.1: column norms reflect training)")
     m.add_argument("--epoch-selection", choices=["last", "val_accuracy", "val_loss"], default="last")
     m.add_argument("--validation-fraction", type=float, default=0.1)
     m.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches")
@@ -154,7 +156,7 @@ def _params(args, ball, method, radius) -> dict:
         random_state=args.seed,
         n_threads=args.threads,
     )
-    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer"):
+    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer", "init_scale"):
         v = getattr(args, name)
         params[name] = d[name] if v is None else v
     return params

@@ -346,6 +346,7 @@ def plot_compare(res: dict, path: str, title: str = "") -> str:
                     yerr=[r["balanced_accuracy_std"] for r in rr], marker="o", capsize=3, label=LABELS[method])
     ax.set(xlabel="selected features (mean over folds)", ylabel="balanced accuracy (mean ± std over folds)",
            title=title or "balanced accuracy vs number of features")
+    ax.title.set_fontsize(9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -69,7 +69,11 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         features removed (the second descent), or a logistic regression
         (``LogisticRegression(C=1, class_weight)``) fitted on the selected columns of the
         training data (``predict``, ``predict_proba`` and ``decision_function`` then come
-        from it; ``reconstruct`` still uses the SAE).
+        from it; ``reconstruct`` still uses the SAE).  ``"lr"`` is the default: with a
+        handful of features the retrained network (20 epochs) is less accurate than a
+        logistic regression on the same features (breast cancer, 5 and 10 features:
+        0.949 -> 0.955 balanced accuracy; wine, 10 features: 0.960 -> 0.977), and the
+        selection is the same.
     class_weight : "balanced", dict or None, default "balanced"
         Weights of the cross-entropy per class (``"balanced"``: ``n / (C n_c)``), multiplied
         by ``sample_weight`` of :meth:`fit`.  Also used by ``refit="lr"``.
@@ -92,10 +96,13 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         noise.
     hidden : int, default 100
     activation : {"silu", "relu", "tanh", "gelu"}, default "silu"
-    init_scale : float, default 1.0
+    init_scale : float, default 0.1
         Factor applied to torch's initial first-layer weight.  The projection ranks the
         features by their column norms; a small factor makes those norms reflect what
-        training learned rather than the random initialisation.
+        training learned rather than the random initialisation.  On four data sets (wine,
+        breast cancer, digits, the synthetic set; 10/20 or 5/10 features, docs/sae_results.md)
+        0.1 brought the mean balanced accuracy from 0.006 below the best baseline to 0.001
+        below it.
     recon_weight : float, default 5e-5
         Weight ``lambda`` of the reconstruction term.
     threshold : float, default 1e-3
@@ -185,7 +192,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         optimizer="sgd",
         hidden=100,
         activation="silu",
-        init_scale=1.0,
+        init_scale=0.1,
         recon_weight=5e-5,
         threshold=1e-3,
         epoch_selection="last",
@@ -488,13 +495,13 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
 def _f32(a):
     import torch
 
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
+    return torch.tensor(np.asarray(a), dtype=torch.float32)  # a copy: read-only input is fine
 
 
 def _i64(a):
     import torch
 
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
+    return torch.tensor(np.asarray(a), dtype=torch.long)
 
 
 def _stratified_subsample(y_enc, fraction, rng) -> np.ndarray:
