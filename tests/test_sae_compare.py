@@ -164,6 +164,11 @@ def test_compare_matched_k_metrics_and_outputs(small, tmp_path):
     png = plot_compare(res, str(tmp_path / "c.png"), title="t")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     json.dumps(res)  # JSON-serialisable
+    from multiproj.sae.compare import to_frame
+
+    df = to_frame(res)
+    assert isinstance(df, pd.DataFrame) and df.shape[0] == 8
+    assert df.loc[(df.method == "kbest") & (df.k == 5), "stability"].item() == res["results"][5]["stability"]
     # folds from labels
     lab = np.arange(small.X.shape[0]) % 2
     r2 = compare(small.X, small.y, [3], methods=("kbest",), fold_labels=lab)

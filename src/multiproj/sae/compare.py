@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["compare", "BASELINES", "METHODS", "format_table", "plot_compare", "default_ks"]
+__all__ = ["compare", "BASELINES", "METHODS", "format_table", "plot_compare", "default_ks", "to_frame"]
 
 BASELINES = ("l1_lr", "kbest", "rf")
 METHODS = ("sae",) + BASELINES
@@ -307,6 +307,16 @@ def consensus(selected, n_folds) -> list[int]:
         for j in s:
             cnt[j] = cnt.get(j, 0) + 1
     return [j for j, c in sorted(cnt.items(), key=lambda t: (-t[1], t[0])) if c >= n_folds / 2]
+
+
+def to_frame(res: dict):
+    """The results of :func:`compare` as a pandas DataFrame: one row per (method, k), the
+    means and standard deviations over the folds and the stability."""
+    import pandas as pd
+
+    cols = ["method", "k", "n_selected", "balanced_accuracy", "balanced_accuracy_std", "auc", "auc_std", "f1",
+            "f1_std", "stability", "seconds"]
+    return pd.DataFrame([{c: r[c] for c in cols} for r in res["results"]], columns=cols)
 
 
 def format_table(res: dict, *, markdown: bool = True) -> str:
