@@ -328,7 +328,6 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         """Stability selection over subsamples (see ``n_resamples``); returns (mask, freq)."""
         import torch
 
-        from .model import SupervisedAutoencoder
         from .train import column_scores, train_sae
 
         n, F = X.shape
@@ -382,7 +381,6 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
 
         from multiproj.nn import sparsity_report
 
-        from .model import SupervisedAutoencoder
         from .train import feature_norms, n_keep, train_sae
 
         old_threads = torch.get_num_threads()
