@@ -34,6 +34,17 @@ import numpy as np
 __all__ = ["radius_for"]
 
 
+# CPU tensors go through NumPy on a view of their storage; tests turn this off to run the
+# torch reductions (those of device tensors) on the CPU.
+_CPU_VIEW = True
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
 def _is_torch(y) -> bool:
     return type(y).__module__.startswith("torch")
 
@@ -121,8 +132,8 @@ class _NumpyOps:
             return np.abs(a).max(axis=axes, keepdims=True).astype(np.float64)
         if q == "1":
             return np.abs(a).sum(axis=axes, keepdims=True, dtype=np.float64)
-        a = a.astype(np.float64, copy=False)
-        return np.sqrt((a * a).sum(axis=axes, keepdims=True))
+        # float32 squares summed in float64: one temporary of the input's size and dtype
+        return np.sqrt(np.multiply(a, a).sum(axis=axes, keepdims=True, dtype=np.float64))
 
     @staticmethod
     def to_numpy(a) -> np.ndarray:
@@ -212,6 +223,20 @@ def _l1_thresholds(rows, theta: float) -> float:
     return float(np.maximum(t[np.arange(a.shape[0]), m - 1], 0.0).sum())
 
 
+# The threshold sits just above s_(k+1): the projection then shrinks the kept groups as
+# little as a radius that keeps k can (for the bi-level projection the largest such radius
+# is sum_{i<=k} (s_(i) - s_(k+1))), with a margin that the rounding of the solvers cannot
+# cross: MARGIN of the gap, and at least SAFETY * s_(1) (float32 rounding of the norms), but
+# never more than half the gap (the midpoint).
+MARGIN = 2.0**-10
+SAFETY = 1e-5
+
+
+def _threshold(hi: float, lo: float, top: float) -> float:
+    gap = hi - lo
+    return lo + min(0.5 * gap, max(MARGIN * gap, SAFETY * top))
+
+
 def _achievable(s: np.ndarray, k: int) -> tuple[int, float, float]:
     """``(k', s_(k'), s_(k'+1))``: the largest ``k' <= k`` whose ``k'``-th largest score is
     strictly above the next one (``s_(n+1) = 0``), with those two scores."""
@@ -248,12 +273,15 @@ def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_cou
     Rule.  With the scores sorted decreasingly ``s_(1) >= ... >= s_(n)`` and ``s_(n+1) = 0``,
     the projection keeps exactly the ``k`` first groups when its threshold ``theta`` (the l1
     threshold of the group norms, or the dual variable of the exact l1,inf ball) lies in
-    ``[s_(k+1), s_(k))``.  The radius returned is ``r(theta)`` at the midpoint
-    ``theta = (s_(k) + s_(k+1)) / 2``, strictly inside the interval, so that the rounding of
-    the projection's own solver cannot change the count (for the bi-level projection
-    ``r(theta) = sum_{i<=k} (s_(i) - theta)``, the midpoint of the radii that keep ``k``).
-    When ``k`` is the number of non-zero groups, the radius is ``||y||`` itself (the
-    projection is then the identity).
+    ``[s_(k+1), s_(k))``; ``r(theta)`` decreases with ``theta``.  The radius returned is
+    ``r(theta)`` at ``theta = s_(k+1) + m`` with the margin
+    ``m = min(g / 2, max(g / 1024, 1e-5 s_(1)))``, ``g = s_(k) - s_(k+1)``: close to the
+    largest radius that keeps ``k`` (for the bi-level projection
+    ``sum_{i<=k} (s_(i) - s_(k+1))``), so that the kept groups shrink as little as possible
+    (which matters when the projection is repeated after every training step), yet strictly
+    inside the interval, so that the rounding of the projection's own solver cannot change
+    the count.  When ``k`` is the number of non-zero groups, the radius is ``||y||`` itself
+    (the projection is then the identity).
 
     Ties.  When ``s_(k) == s_(k+1)`` no radius keeps exactly ``k`` groups: the radius
     returned keeps the largest feasible count ``k' < k`` (the largest ``k'`` with
@@ -296,6 +324,10 @@ def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_cou
     torch_input = _is_torch(y)
     ops = _TorchOps if torch_input else _NumpyOps
     a = ops.prepare(y)
+    if _CPU_VIEW and torch_input and a.device.type == "cpu" and a.dtype in (_torch().float32, _torch().float64):
+        # a CPU tensor: the NumPy reductions on a zero-copy view of its storage
+        a = (a.resolve_neg() if a.is_neg() else a).numpy()
+        torch_input, ops = False, _NumpyOps
     kind, b, axes, lv, mname = _plan(a, ball, method, axis, levels)
     if a.ndim == 0 and kind == "flat":
         a = a.reshape(1)
@@ -327,7 +359,7 @@ def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_cou
         if count == 0:
             radius = 0.0
         else:
-            theta = 0.5 * (hi + lo)
+            theta = _threshold(hi, lo, float(scores.max()))
             if kind in ("norms", "multilevel", "flat"):
                 radius = float(np.maximum(scores - theta, 0.0).sum())
             elif kind == "maxabs":
