@@ -5,10 +5,15 @@ Columns: mean +/- std over the folds of accuracy, ROC AUC (from probabilities), 
 number of selected features, recall and precision of the 64 informative features, and the
 training seconds per fold.  Cross-validation without leakage (multiproj.sae.cross_validate_sae).
 
+The comparison with other feature selectors (L1-logistic regression, SelectKBest, random
+forest) at matched numbers of features is ``multiproj sae --compare`` (multiproj.sae.compare).
+
 Every row uses the same folds, seed and training settings (the estimator's defaults unless
-overridden), so the first descent is identical across rows and the default radius rule gives
-exact and bi-level l1,inf the same radius: the comparison of the paper ([BLP]: same accuracy,
-fewer features for bi-level).  Times are wall-clock training seconds per fold (after a JIT
+overridden), so the first descent is identical across rows, and without --radius every
+projection keeps the same number of features (``keep``, through multiproj.radius_for), so the
+rows differ only in which features they keep and how the kept weights are shrunk.  With one
+--radius for every row, the rows show the paper's comparison ([BLP]: same accuracy, fewer
+features for bi-level l1,inf than for the exact projection).  Times are wall-clock training seconds per fold (after a JIT
 warm-up) on whatever machine runs it: compare them within one run only.
 
     .venv/bin/python benchmarks/sae_compare.py                 # full table (several minutes)
@@ -87,11 +92,13 @@ def main(argv=None) -> int:
         if getattr(args, k) is not None:
             over[k] = getattr(args, k)
     base = SparseAutoencoderClassifier().get_params()
-    base.update(over, radius=args.radius, random_state=args.seed, n_threads=1)
+    # the network's own predictions (refit="sae"): the rows compare the constraints of the SAE;
+    # the comparison with other feature selectors is `multiproj sae --compare`
+    base.update(over, radius=args.radius, random_state=args.seed, n_threads=1, refit="sae")
     print(f"# SAE comparison: {ds.name}, {folds} folds")
     print(f"# machine: {machine()}")
     print("# settings: " + ", ".join(f"{k}={base[k]}" for k in
-          ("optimizer", "lr", "batch_size", "epochs", "retrain_epochs", "schedule", "default_keep", "radius",
+          ("optimizer", "lr", "batch_size", "epochs", "retrain_epochs", "schedule", "keep", "refit", "radius",
            "threshold", "hidden", "recon_weight", "epoch_selection")))
     # warm the JIT (Numba compiles each kernel for float32 on first use): not part of the timings
     import multiproj

@@ -1,6 +1,6 @@
 """Exact l1,inf projection in torch operations (the device solver), run on CPU tensors and,
 when one is present, on a CUDA device: agreement with the Numba solver, the optimality
-certificate (SPEC s.6), the solution structure, layouts, radii at the rounding limits, and
+certificate of the projection, the solution structure, layouts, radii at the rounding limits, and
 the input policy (no aliasing, ``out=``, NaN/inf)."""
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """Sparse supervised autoencoder (SAE): feature selection with (bi-level) projections.
 
-The application of [SAE] and [BLP] (SPEC s.7): a supervised autoencoder whose first encoder
+The application of [SAE] and [BLP]: a supervised autoencoder whose first encoder
 layer is projected onto a structured-sparsity ball with groups = input features, so that whole
 features are removed while the classification accuracy is kept.
 
 * :class:`SparseAutoencoderClassifier` -- scikit-learn estimator (fit / predict /
   predict_proba / transform / get_support / feature_importances_).
 * :func:`cross_validate_sae` -- k-fold cross-validation without leakage, all metrics.
+* :func:`compare` -- the SAE against L1-logistic regression, SelectKBest + LR and random
+  forest top-k + LR at matched numbers of features, on the same folds.
 * :class:`SupervisedAutoencoder`, :func:`train_sae` -- the torch module and the training
   schedules (``"double_descent"``, ``"projected"``).
-* :func:`make_synthetic`, :func:`load_csv` -- data.
+* :func:`make_synthetic`, :func:`load_csv` -- data (samples or features as rows).
 * CLI: ``multiproj sae --help``.
 
 torch is imported only when a model is built or trained.
@@ -18,7 +20,9 @@ torch is imported only when a model is built or trained.
 __all__ = [
     "SparseAutoencoderClassifier",
     "cross_validate_sae",
+    "compare",
     "make_pipeline",
+    "log_transformer",
     "make_synthetic",
     "load_csv",
     "Dataset",
@@ -32,7 +36,9 @@ __all__ = [
 _LAZY = {
     "SparseAutoencoderClassifier": "estimator",
     "cross_validate_sae": "evaluate",
+    "compare": "compare",
     "make_pipeline": "evaluate",
+    "log_transformer": "evaluate",
     "make_synthetic": "data",
     "load_csv": "data",
     "Dataset": "data",

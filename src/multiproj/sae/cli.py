@@ -6,12 +6,15 @@ Examples::
     multiproj sae --csv metabolomics.csv --target Label --drop SampleID --log --standardize \\
         --projection l1inf-bilevel --radius 0.5 1 2 --plots figs/
 
-Default radius rule (no ``--radius``), ``double_descent``: with v_j the inner norm of column j
-of the first-layer weight W after the first descent, k = ceil(KEEP x F) and q the (k+1)-th
-largest v_j, radius = sum_j max(v_j - q, 0): the radius at which the bi-level projection keeps
-the k features of largest norm (``--keep``, default 10 %); pruning the entries <= 1e-3 then
-removes a few more, and the exact l1,inf projection keeps more at the same radius.
-``projected``: radius = KEEP x ||W_0||_ball, W_0 the initial weight.
+Default radius rule (no ``--radius``), ``double_descent``: the radius at which the projection
+of the first-layer weight W after the first descent keeps exactly ``--keep`` features (the
+columns of largest inner norm; multiproj.radius_for), so that asking for k features gives k
+(fewer only when tied column norms make k infeasible).  ``projected``: radius = (k / F) x
+||W_0||_ball, W_0 the initial weight.
+
+``--compare`` cross-validates the SAE and the baselines (L1-logistic regression with C chosen for
+about k features, SelectKBest(f_classif, k) + LR, random-forest top-k + LR) at the numbers of
+features ``--ks`` on the same KFold folds (``--fold-seed``, or ``--fold-column``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,25 @@ PROJECTIONS = {
 }
 
 
+#: --data name -> loader
+BUNDLED = ("synthetic", "breast_cancer", "wine", "digits")
+
+
+def _keep(text: str):
+    """--keep: an int (a number of features) or a float in (0, 1] (a share)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int or a float in (0, 1], got {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"a share of the features must be in (0, 1], got {text!r}")
+    return v
+
+
 def add_parser(sub) -> None:
     from .train import DEFAULT_KEEP, SCHEDULES
 
@@ -43,20 +65,27 @@ def add_parser(sub) -> None:
             "selection) sees only the training part of each fold."
         ),
         epilog=(
-            "Default radius rule: without --radius, for double_descent, radius = "
-            "sum_j max(v_j - q, 0) with v_j the inner norm of column j of the first-layer weight "
-            "W after the first descent and q the (k+1)-th largest v_j, k = ceil(KEEP x F): the "
-            "radius at which the bi-level projection keeps the k features of largest norm "
-            "(KEEP = --keep, default 0.1); for projected, radius = KEEP x ||W_0|| (initial weight)."
+            "Default radius rule: without --radius, for double_descent, the radius at which the "
+            "projection of the first-layer weight W after the first descent keeps exactly KEEP "
+            "features (those of largest column norm); for projected, (k / F) x ||W_0|| (initial weight)."
         ),
     )
     g = p.add_argument_group("data")
     src = g.add_mutually_exclusive_group()
-    src.add_argument("--data", choices=["synthetic"], default=None,
-                     help="SPEC s.7 synthetic data (make_classification, shuffle=False); the default")
-    src.add_argument("--csv", metavar="PATH", help="CSV file: header row, rows = samples")
-    g.add_argument("--target", metavar="COLUMN", help="label column of the CSV file (required with --csv)")
-    g.add_argument("--drop", metavar="COLUMN", nargs="+", default=[], help="CSV columns to ignore (e.g. sample ids)")
+    src.add_argument("--data", choices=list(BUNDLED), default=None,
+                     help="synthetic data of [SAE] (make_classification, shuffle=False; the default) or a "
+                     "data set bundled with scikit-learn")
+    src.add_argument("--csv", metavar="PATH",
+                     help="delimited text file: rows = samples (header row), or rows = features (first "
+                     "column = feature names, one row named TARGET with the labels; detected)")
+    g.add_argument("--target", metavar="NAME", default=None,
+                   help="label column (or row, features as rows) of the CSV file (default 'Label')")
+    g.add_argument("--drop", metavar="NAME", nargs="+", default=[], help="CSV columns (rows) to ignore (e.g. sample ids)")
+    g.add_argument("--features-as-rows", action="store_true", default=None,
+                   help="the CSV file has one row per feature (default: detected)")
+    g.add_argument("--decimal", choices=[".", ","], default=None, help="decimal mark (default: detected)")
+    g.add_argument("--fold-column", metavar="NAME", default=None,
+                   help="CSV column (row) giving each sample's fold: the folds of the cross-validation")
     g.add_argument("--n-samples", type=int, default=1000)
     g.add_argument("--n-features", type=int, default=1000)
     g.add_argument("--n-informative", type=int, default=64)
@@ -68,9 +97,15 @@ def add_parser(sub) -> None:
     m.add_argument("--projection", choices=list(PROJECTIONS), default="l1inf-bilevel")
     m.add_argument("--radius", type=float, nargs="+", default=None, metavar="R",
                    help="radius (several values: a sweep); default: see --keep")
-    m.add_argument("--keep", type=float, default=DEFAULT_KEEP,
-                   help=f"default radius rule: share of the features the bi-level projection keeps "
-                   f"(default {DEFAULT_KEEP}); ignored with --radius")
+    m.add_argument("--keep", type=_keep, default=DEFAULT_KEEP,
+                   help=f"features to select: a number (int) or a share of the features (float in (0, 1]); "
+                   f"the projection's radius keeps exactly that many (default {DEFAULT_KEEP}); ignored with --radius")
+    m.add_argument("--n-resamples", type=int, default=0,
+                   help="stability selection over that many half subsamples of the training fold (default 0)")
+    m.add_argument("--refit", choices=["sae", "lr"], default="lr",
+                   help="final classifier on the selected features: the retrained SAE or a logistic regression")
+    m.add_argument("--class-weight", choices=["balanced", "none"], default="balanced",
+                   help="class weights of the cross-entropy (default balanced)")
     m.add_argument("--schedule", choices=list(SCHEDULES), default="double_descent")
     m.add_argument("--folds", type=int, default=4)
     m.add_argument("--epochs", type=int, default=None, help="epochs of the first descent")
@@ -78,12 +113,22 @@ def add_parser(sub) -> None:
     m.add_argument("--batch-size", type=int, default=None)
     m.add_argument("--lr", type=float, default=None)
     m.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
-                   help="SGD with momentum 0.9 (default) or Adam (SPEC s.7: --optimizer adam "
+                   help="SGD with momentum 0.9 (default) or Adam (the original protocol of [SAE]: --optimizer adam "
                    "--lr 5e-4 --batch-size 4 --epochs 30 --retrain-epochs 30)")
     m.add_argument("--hidden", type=int, default=100)
+    m.add_argument("--init-scale", type=float, default=None,
+                   help="factor on the initial first-layer weight (default 0.1: column norms reflect training)")
     m.add_argument("--epoch-selection", choices=["last", "val_accuracy", "val_loss"], default="last")
     m.add_argument("--validation-fraction", type=float, default=0.1)
-    m.add_argument("--seed", type=int, default=0, help="seed of the folds, the initialisation and the batches")
+    m.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches")
+    m.add_argument("--fold-seed", type=int, default=None, help="seed of the folds (default: --seed)")
+    c = p.add_argument_group("comparison with the baselines")
+    c.add_argument("--compare", action="store_true",
+                   help="cross-validate the SAE and L1-logistic regression, SelectKBest(f_classif)+LR and "
+                   "random-forest top-k+LR at the same numbers of features (--ks) on the same KFold folds, "
+                   "standardisation fitted on each training fold; table, --json and --plots")
+    c.add_argument("--ks", type=int, nargs="+", default=None,
+                   help="numbers of features for --compare (default 10 20, or 5 10 below 40 features)")
     m.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small batches)")
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
@@ -100,7 +145,10 @@ def _params(args, ball, method, radius) -> dict:
         ball=ball,
         method=method,
         radius=radius,
-        default_keep=args.keep,
+        keep=args.keep,
+        n_resamples=args.n_resamples,
+        refit=args.refit,
+        class_weight=None if args.class_weight == "none" else args.class_weight,
         schedule=args.schedule,
         hidden=args.hidden,
         epoch_selection=args.epoch_selection,
@@ -108,21 +156,31 @@ def _params(args, ball, method, radius) -> dict:
         random_state=args.seed,
         n_threads=args.threads,
     )
-    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer"):
+    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer", "init_scale"):
         v = getattr(args, name)
         params[name] = d[name] if v is None else v
     return params
 
 
 def _load(args):
-    from .data import DataError, load_csv, make_synthetic
+    import numpy as np
+
+    from .data import Dataset, DataError, load_csv, make_synthetic
 
     if args.csv:
-        if not args.target:
-            raise DataError("--csv needs --target COLUMN (the name of the label column).")
-        return load_csv(args.csv, args.target, drop=args.drop)
-    if args.target:
-        raise DataError("--target is only used with --csv.")
+        return load_csv(args.csv, args.target or "Label", drop=args.drop, decimal=args.decimal,
+                        features_as_rows=args.features_as_rows, fold_column=args.fold_column)
+    for flag, val in (("--target", args.target), ("--fold-column", args.fold_column),
+                      ("--features-as-rows", args.features_as_rows)):
+        if val:
+            raise DataError(f"{flag} is only used with --csv.")
+    if args.data in ("breast_cancer", "wine", "digits"):
+        from sklearn import datasets
+
+        b = getattr(datasets, f"load_{args.data}")()
+        names = [str(n) for n in getattr(b, "feature_names", [f"x{j}" for j in range(b.data.shape[1])])]
+        return Dataset(X=b.data.astype(np.float64), y=b.target, feature_names=names,
+                       name=f"scikit-learn {args.data} ({b.data.shape[0]} x {b.data.shape[1]})")
     return make_synthetic(args.n_samples, args.n_features, args.n_informative, random_state=args.data_seed)
 
 
@@ -161,6 +219,10 @@ def run(args: argparse.Namespace) -> int:
             f"({np.unique(ds.y, return_counts=True)[1].min()}). Got {args.folds}.")
         return 2
     ball, method = PROJECTIONS[args.projection]
+    fold_seed = args.seed if args.fold_seed is None else args.fold_seed
+    fold_labels = ds.info.get("folds")
+    if args.compare:
+        return _run_compare(args, ds, ball, method, fold_seed, fold_labels)
     radii = args.radius if (args.radius and ball is not None) else [None]
     params0 = _params(args, ball, method, radii[0])
     n_epochs = params0["epochs"] + params0["retrain_epochs"]
@@ -189,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
             if progress is not None:
                 params["callback"] = lambda e, total, h: progress.advance(task)
             res = cross_validate_sae(
-                ds.X, ds.y, params, folds=args.folds, seed=args.seed, log=args.log,
+                ds.X, ds.y, params, folds=args.folds, seed=fold_seed, fold_labels=fold_labels, log=args.log,
                 standardize=args.standardize, informative=ds.informative, on_fold_start=fold_start,
             )
             res["radius"] = radius
@@ -230,6 +292,44 @@ def run(args: argparse.Namespace) -> int:
         files = write_plots(runs, best, ds, args.plots)
         if show:
             _console().print(f"plots: {', '.join(files)}")
+    return 0
+
+
+def _run_compare(args, ds, ball, method, fold_seed, fold_labels) -> int:
+    import json
+    import os
+
+    from .compare import LABELS, compare, format_table, plot_compare
+
+    err = lambda msg: print(f"multiproj sae: error: {msg}", file=sys.stderr)  # noqa: E731
+    params = _params(args, ball, method, args.radius[0] if args.radius else None)
+    show = not args.quiet
+    progress = None
+    if show:
+        def progress(m, k, f):
+            print(f"  {LABELS[m]}, k={k}, fold {f + 1}", file=sys.stderr, flush=True)
+    try:
+        res = compare(ds.X, ds.y, args.ks, sae_params=params, folds=args.folds, fold_seed=fold_seed,
+                      fold_labels=fold_labels, log=args.log, standardize=True,
+                      class_weight=params["class_weight"], random_state=args.seed,
+                      feature_names=ds.feature_names, progress=progress)
+    except (ValueError, TypeError) as exc:
+        err(exc)
+        return 2
+    res["data"] = ds.name
+    if show:
+        print(f"{ds.name}: {res['n_samples']} samples, {res['n_features']} features, {res['n_classes']} classes, "
+              f"{res['n_folds']} folds (fold seed {fold_seed})")
+        print(format_table(res))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as fh:
+            json.dump(_jsonable(res), fh, indent=1)
+    if args.plots:
+        path = plot_compare(res, os.path.join(args.plots, "compare.png"),
+                            title=f"{ds.name}: balanced accuracy vs number of features")
+        if show:
+            print(f"plot: {path}")
     return 0
 
 

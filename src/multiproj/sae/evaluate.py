@@ -14,41 +14,35 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["make_pipeline", "fit_fold", "cross_validate_sae", "METRICS", "LogTransform"]
+__all__ = ["make_pipeline", "fit_fold", "cross_validate_sae", "METRICS", "log_transformer"]
 
 #: metrics reported per fold and as mean +/- std
 METRICS = ("accuracy", "auc", "f1", "n_selected", "pct_selected", "seconds", "feature_recall", "feature_precision")
 
 
-class LogTransform:
-    """``log1p`` of non-negative data (stateless, so it cannot leak); a scikit-learn transformer."""
+def _log1p_checked(X):
+    X = np.asarray(X, dtype=np.float64)
+    if np.any(X < 0):
+        from .data import DataError
 
-    def fit(self, X, y=None):
-        return self
+        raise DataError(
+            f"the log transform needs non-negative values; the data have {int((X < 0).sum())} "
+            f"negative cell(s) (minimum {X.min():.4g}). Drop --log or shift the data."
+        )
+    return np.log1p(X)
 
-    def transform(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if np.any(X < 0):
-            from .data import DataError
 
-            raise DataError(
-                f"the log transform needs non-negative values; the data have {int((X < 0).sum())} "
-                f"negative cell(s) (minimum {X.min():.4g}). Drop --log or shift the data."
-            )
-        return np.log1p(X)
+def log_transformer():
+    """``log1p`` of non-negative data as a stateless :class:`~sklearn.preprocessing.FunctionTransformer`
+    (so ``get_feature_names_out`` and ``set_output`` work in a pipeline); negative values
+    raise :class:`~multiproj.sae.DataError`."""
+    from sklearn.preprocessing import FunctionTransformer
 
-    def fit_transform(self, X, y=None):
-        return self.transform(X)
-
-    def get_params(self, deep=True):
-        return {}
-
-    def set_params(self, **params):
-        return self
+    return FunctionTransformer(_log1p_checked, feature_names_out="one-to-one")
 
 
 def make_pipeline(params: dict | None = None, *, log: bool = False, standardize: bool = False):
-    """``[LogTransform] -> [StandardScaler] -> SparseAutoencoderClassifier(**params)``."""
+    """``[log1p] -> [StandardScaler] -> SparseAutoencoderClassifier(**params)``."""
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -56,7 +50,7 @@ def make_pipeline(params: dict | None = None, *, log: bool = False, standardize:
 
     steps = []
     if log:
-        steps.append(("log", LogTransform()))
+        steps.append(("log", log_transformer()))
     if standardize:
         steps.append(("scale", StandardScaler()))
     steps.append(("sae", SparseAutoencoderClassifier(**(params or {}))))
@@ -127,6 +121,7 @@ def cross_validate_sae(
     log: bool = False,
     standardize: bool = False,
     informative=None,
+    fold_labels=None,
     on_fold_start: Callable | None = None,
     on_fold_end: Callable | None = None,
 ) -> dict:
@@ -142,6 +137,8 @@ def cross_validate_sae(
         ``StratifiedKFold(folds, shuffle=True, random_state=seed)``.
     log, standardize : bool
         Prepend a ``log1p`` transform / a ``StandardScaler`` (fitted on the training fold).
+    fold_labels : array_like, optional
+        One fold id per sample: the test folds are these groups (overrides ``folds``/``seed``).
     informative : array of int, optional
         Indices of the truly informative features: adds ``feature_recall`` and
         ``feature_precision``.
@@ -163,9 +160,14 @@ def cross_validate_sae(
     y = np.asarray(y)
     params = dict(params or {})
     pipe = make_pipeline(params, log=log, standardize=standardize)
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if fold_labels is not None:
+        lab = np.asarray(fold_labels)
+        splits = [(np.flatnonzero(lab != f), np.flatnonzero(lab == f)) for f in np.unique(lab)]
+        folds = len(splits)
+    else:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y)
     results = []
-    for k, (train, test) in enumerate(skf.split(X, y)):
+    for k, (train, test) in enumerate(splits):
         if on_fold_start is not None:
             on_fold_start(k)
         r = fit_fold(pipe, X, y, train, test, informative=informative)

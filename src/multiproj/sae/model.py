@@ -32,7 +32,7 @@ def _activation(name: str) -> nn.Module:
 
 
 class SupervisedAutoencoder(nn.Module):
-    """Supervised autoencoder whose latent code is the class logits (SPEC s.7).
+    """Supervised autoencoder whose latent code is the class logits [SAE].
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ class SAELoss(nn.Module):
     Parameters
     ----------
     recon_weight : float, default 5e-5
-        ``lambda`` of SPEC s.7.
+        ``lambda`` of [SAE].
     reduction : {"sum", "mean"}, default "sum"
         Reduction of both terms; the original uses sums, so that the effective step of Adam
         does not depend on the batch size in the same way as with means.

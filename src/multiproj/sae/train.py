@@ -1,43 +1,56 @@
-"""Training the SAE with a constrained first layer: the two schedules of SPEC s.7.
+"""Training the SAE with a constrained first layer: the two schedules of [SAE] and [BLP].
 
 ``"double_descent"`` [SAE, BLP]
     Train ``epochs`` epochs without constraint; project the first encoder weight ``W``
     (``h x F``, groups = input features = columns, ``axis=0``) once onto the ball of
-    radius ``radius``; set the entries with ``|W_ij| < threshold`` to zero; then retrain
-    ``retrain_epochs`` epochs with a fresh optimiser while a mask keeps the zeros at zero
-    (:func:`multiproj.nn.freeze_zeros`).
+    radius ``radius``; set the entries with ``|W_ij| <= threshold`` of the kept columns to zero
+    (never a whole kept column); then retrain ``retrain_epochs`` epochs with a fresh optimiser
+    while a mask keeps the zeros at zero (:func:`multiproj.nn.freeze_zeros`).  Without an
+    explicit radius, the radius is the one at which the projection keeps exactly ``keep``
+    columns (:func:`multiproj.radius_for`), so that asking for ``k`` features gives ``k``
+    (fewer only when ties among the column scores make ``k`` infeasible).
 ``"projected"``
     Projected gradient: project ``W`` after every optimiser step
     (:func:`multiproj.nn.register_projection`), ``epochs + retrain_epochs`` epochs in all.
 
-The projection goes through the public API (:func:`multiproj.project_`) and the torch
-integration (:mod:`multiproj.nn`); nothing here re-implements a projection.
+The projection goes through the public API (:func:`multiproj.project_`,
+:func:`multiproj.radius_for`) and the torch integration (:mod:`multiproj.nn`); nothing here
+re-implements a projection.
 
 Model selection uses only the validation data handed to :func:`train_sae` (a split of the
-training data, see :mod:`multiproj.sae.evaluate`), never test data.
+training data, see :mod:`multiproj.sae.estimator`), never test data.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SCHEDULES", "EPOCH_SELECTIONS", "TrainResult", "train_sae", "feature_norms", "default_radius", "DEFAULT_KEEP"]
+__all__ = [
+    "SCHEDULES",
+    "EPOCH_SELECTIONS",
+    "TrainResult",
+    "train_sae",
+    "feature_norms",
+    "default_radius",
+    "n_keep",
+    "DEFAULT_KEEP",
+]
 
 SCHEDULES = ("double_descent", "projected")
 EPOCH_SELECTIONS = ("last", "val_accuracy", "val_loss")
 OPTIMIZERS = ("adam", "sgd")
 
-# Default radius rule (documented in the estimator and the CLI): "double_descent": with v_j the
-# inner norm of column j of the first-layer weight W after the first descent and q the (k+1)-th
-# largest v_j with
-# k = ceil(keep * F), radius = sum_j max(v_j - q, 0): the radius at which the bi-level
-# projection keeps k = `keep` x F features (the exact l1,inf projection keeps more).
-# "projected": keep x ||W_0||_ball, W_0 the initial weight.
-DEFAULT_KEEP = 0.1
+#: default number of features to keep (capped at the number of features)
+DEFAULT_KEEP = 10
+
+#: inner norm of each ball, i.e. the column score the projection ranks the features by
+_INNER = {"l1,inf": np.inf, "l1,1": 1, "l1": 1, "l1,2": 2}
 
 
 @dataclass
@@ -66,6 +79,17 @@ class TrainResult:
     seconds: float = 0.0
 
 
+def n_keep(keep, n_features: int) -> int:
+    """The number of features ``keep`` asks for among ``n_features``.
+
+    An int is a count (capped at ``n_features``); a float in ``(0, 1]`` a share,
+    ``ceil(keep * n_features)`` and at least 1.
+    """
+    if isinstance(keep, numbers.Integral) and not isinstance(keep, bool):
+        return int(min(max(int(keep), 1), n_features))
+    return int(min(n_features, max(1, math.ceil(float(keep) * n_features - 1e-9 * n_features))))
+
+
 def feature_norms(weight, ord=2) -> np.ndarray:
     """Column norms of a first-layer weight ``(h, F)``: one number per input feature."""
     import torch
@@ -81,21 +105,39 @@ def feature_norms(weight, ord=2) -> np.ndarray:
     return n.cpu().numpy().astype(np.float64)
 
 
-def default_radius(weight, ball: str, keep: float = DEFAULT_KEEP) -> float:
-    """The default radius: ``sum_j max(v_j - q, 0)``, ``v_j`` = inner norm of column ``j``.
+def column_scores(weight, ball: str) -> np.ndarray:
+    """The score by which the bi-level projection onto ``ball`` ranks the columns (their
+    inner norm: l_inf for l1,inf, l1 for l1,1 and the flat l1 ball, l2 for l1,2)."""
+    return feature_norms(weight, _INNER.get(ball, 2))
 
-    ``q`` is the ``(k+1)``-th largest ``v_j``, ``k = ceil(keep * F)``, so that the bi-level
-    projection onto the ball of this radius keeps the ``k`` columns (input features) with the
-    largest norms: ``u = P_l1(v, radius)`` has threshold ``tau = q`` [MLP] s.3.  With
-    ``k = F`` the radius is ``sum_j v_j`` and nothing is removed.  The inner
-    norm is that of ``ball`` (inf for l1,inf, 1 for l1,1 and the flat l1, 2 for l1,2).
+
+def default_radius(weight, ball: str, keep=DEFAULT_KEEP, method: str = "bilevel") -> float:
+    """The radius at which ``project(weight, r, ball, method=method, axis=0)`` keeps exactly
+    ``n_keep(keep, F)`` columns (input features), from :func:`multiproj.radius_for`.
+
+    For the bi-level balls the columns kept are those of largest inner norm ``v_j`` and the
+    radius is ``sum_{j<=k} (v_(j) - theta)`` with ``theta`` the midpoint of ``v_(k)`` and
+    ``v_(k+1)`` [MLP] s.3; with ties at ``v_(k)`` it keeps the largest feasible count below
+    ``k``.  With ``k = F`` it is ``||W||`` (nothing is removed).
     """
-    q = {"l1,inf": np.inf, "l1,1": 1, "l1": 1, "l1,2": 2}.get(ball, 2)
-    v = np.sort(feature_norms(weight, q))[::-1]
-    k = max(1, int(np.ceil(float(keep) * v.size)))
-    if k >= v.size:  # keep everything: the weight is already in the ball
-        return float(v.sum())
-    return float((v[:k] - v[k]).sum())
+    from multiproj._radius import radius_for
+
+    k = n_keep(keep, weight.shape[1])
+    kw = {} if ball == "l1" else {"axis": 0}
+    if ball == "l1":
+        # the flat l1 ball has one group per entry: keep the k columns whose largest entry is
+        # largest by keeping the entries above the (k+1)-th column maximum
+        return _flat_l1_radius(weight, k)
+    return float(radius_for(weight.detach(), ball, keep=k, method=method, **kw))
+
+
+def _flat_l1_radius(weight, k: int) -> float:
+    v = np.sort(feature_norms(weight, np.inf))[::-1]
+    a = np.abs(weight.detach().cpu().numpy().astype(np.float64)).ravel()
+    if k >= v.size:
+        return float(a.sum())
+    theta = 0.5 * (v[k - 1] + v[k])
+    return float(np.maximum(a - theta, 0).sum())
 
 
 def _check_choice(value, name, choices):
@@ -110,10 +152,12 @@ def train_sae(
     *,
     X_val=None,
     y_val=None,
+    sample_weight=None,
     ball: str | None = "l1,inf",
     method: str = "bilevel",
     radius: float | None = None,
-    default_keep: float = DEFAULT_KEEP,
+    keep=DEFAULT_KEEP,
+    support=None,
     schedule: str = "double_descent",
     epochs: int = 30,
     retrain_epochs: int = 30,
@@ -136,6 +180,9 @@ def train_sae(
         Training data (float, ``(n, F)``) and class indices (long, ``(n,)``).
     X_val, y_val : torch.Tensor, optional
         Validation data for ``epoch_selection`` and the learning curves; must not be test data.
+    sample_weight : torch.Tensor, optional
+        Per-sample weight ``(n,)`` of the cross-entropy term (e.g. class-balancing weights
+        ``n / (C n_c)``); the reconstruction term is not weighted.
     ball : str or None
         Constraint on the first-layer weight: ``None`` (no projection), ``"l1"`` (the weight as
         one vector), ``"l1,inf"``, ``"l1,1"``, ``"l1,2"`` (groups = input features).
@@ -143,22 +190,27 @@ def train_sae(
         Projection method of :func:`multiproj.project` (``"exact"`` with ``"l1,inf"`` is the
         exact projection, ``"bilevel"`` the bi-level one [BLP]).
     radius : float, optional
-        Radius of the ball.  ``None``: for ``"double_descent"``, the rule :func:`default_radius`
-        applied to the weight after the first descent, which makes the bi-level projection keep
-        ``ceil(default_keep * F)`` features; for ``"projected"``, ``default_keep`` times the norm
-        of the initial weight (at initialisation all columns have about the same norm).
-    default_keep : float in (0, 1]
-        See ``radius``.
+        Radius of the ball.  ``None``: for ``"double_descent"``, :func:`default_radius` of the
+        weight after the first descent, at which the projection keeps exactly
+        ``n_keep(keep, F)`` features; for ``"projected"``, ``keep / F`` (as a share) times the
+        norm of the initial weight (at initialisation all columns have about the same norm).
+    keep : int or float
+        Number (int) or share (float in (0, 1]) of the features to keep; see ``radius``.
+    support : array of bool (F,), optional
+        ``"double_descent"`` only: the features to keep, chosen elsewhere (e.g. by stability
+        selection); at the end of the first descent the other columns are set to zero instead
+        of projecting.  Overrides ``radius`` and ``keep``.
     schedule : {"double_descent", "projected"}
     epochs, retrain_epochs : int
         Epochs of the first and the second descent (``"projected"``: their sum).
-    batch_size, lr : mini-batch size and learning rate (SPEC s.7: 4 and 5e-4 with Adam).
+    batch_size, lr : mini-batch size and learning rate.
     optimizer : {"adam", "sgd"}
-        Adam (SPEC s.7) or SGD with momentum 0.9.
+        Adam or SGD with momentum 0.9.
     recon_weight, reduction : weight ``lambda`` and reduction of the loss (see :class:`SAELoss`).
     threshold : float
-        Double descent: after the projection, entries with ``|W_ij| <= threshold`` become 0
-        and stay 0 (:func:`multiproj.nn.freeze_zeros`).
+        Double descent: after the projection, the entries of the kept columns with
+        ``|W_ij| <= threshold`` become 0 (a kept column is never emptied), and every zero
+        stays 0 (:func:`multiproj.nn.freeze_zeros`).
     epoch_selection : {"last", "val_accuracy", "val_loss"}
         Which epoch's weights to keep, among the epochs of the final phase (the second descent,
         or every epoch for ``"projected"``): the last, or the best on the validation data
@@ -173,24 +225,34 @@ def train_sae(
     import multiproj
     from multiproj import nn as mpnn
 
-    from .model import SAELoss
-
     _check_choice(schedule, "schedule", SCHEDULES)
     _check_choice(epoch_selection, "epoch_selection", EPOCH_SELECTIONS)
     _check_choice(optimizer, "optimizer", OPTIMIZERS)
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"The 'reduction' parameter must be 'sum' or 'mean'. Got {reduction!r} instead.")
     if epoch_selection != "last" and X_val is None:
         raise ValueError(f"epoch_selection={epoch_selection!r} needs validation data (X_val, y_val).")
     t0 = time.perf_counter()
-    loss_fn = SAELoss(recon_weight, reduction)
     W = model.first_layer.weight
+    F = W.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
     n = X.shape[0]
+    sw = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=X.dtype)
     total = epochs + retrain_epochs
     hist = {k: [] for k in ("phase", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "n_selected")}
     handles = []
     best = {"epoch": -1, "key": None, "state": None}
     used_radius = None
     proj_kw = {} if ball in (None, "l1", "l2", "linf") else {"axis": 0}
+    red = torch.sum if reduction == "sum" else torch.mean
+
+    def batch_loss(xb, yb, wb):
+        logits, rec = model(xb)
+        ce = torch.nn.functional.cross_entropy(logits, yb, reduction="none")
+        loss = red(ce * wb) if wb is not None else red(ce)
+        if recon_weight:
+            loss = loss + recon_weight * red(torch.nn.functional.smooth_l1_loss(rec, xb, reduction="none"))
+        return loss
 
     def evaluate(Xe, ye):
         model.eval()
@@ -207,11 +269,33 @@ def train_sae(
             return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
         return torch.optim.Adam(model.parameters(), lr=lr)
 
+    def select_and_freeze(opt):
+        """End of the first descent: keep `support` or project onto the ball; prune; freeze."""
+        nonlocal used_radius
+        with torch.no_grad():
+            if support is not None:
+                mask = torch.as_tensor(np.asarray(support, dtype=bool))
+                W.data[:, ~mask] = 0
+                used_radius = float(multiproj.norm(W.detach(), ball, **proj_kw)) if ball is not None else None
+            elif ball is not None:
+                used_radius = float(radius) if radius is not None else default_radius(W, ball, keep, method)
+                multiproj.project_(W.data, used_radius, ball, method=method, **proj_kw)
+            else:
+                return None
+            kept = (W.detach() != 0).any(dim=0)
+            small = W.detach().abs() <= threshold
+            # prune small entries, but never every entry of a kept column
+            emptied = small.all(dim=0) & kept
+            small[:, emptied] = W.detach()[:, emptied] == 0
+            W.data[small] = 0
+        return mpnn.freeze_zeros(W, opt)
+
     opt = new_optimizer()
     if schedule == "projected" and ball is not None:
-        # at initialisation all columns have about the same norm, so the quantile rule would
-        # give a radius near 0: use the share `default_keep` of the initial norm instead
-        used_radius = float(radius) if radius is not None else default_keep * float(multiproj.norm(W.detach(), ball, **proj_kw))
+        # at initialisation all columns have about the same norm, so the keep-k rule would
+        # give a radius near 0: use the share keep / F of the initial norm instead
+        share = n_keep(keep, F) / F
+        used_radius = float(radius) if radius is not None else share * float(multiproj.norm(W.detach(), ball, **proj_kw))
         multiproj.project_(W.data, used_radius, ball, method=method, **proj_kw)
         handles.append(mpnn.register_projection(opt, W, used_radius, ball, method=method, **proj_kw))
 
@@ -220,18 +304,14 @@ def train_sae(
         for epoch in range(total):
             phase = 1 if (schedule == "double_descent" and epoch < epochs) else 2
             if schedule == "double_descent" and epoch == epochs:
-                # end of the first descent: project once, prune small entries, freeze the zeros
                 opt = new_optimizer()
-                if ball is not None:
-                    used_radius = float(radius) if radius is not None else default_radius(W, ball, default_keep)
-                    multiproj.project_(W.data, used_radius, ball, method=method, **proj_kw)
-                    handles.append(mpnn.freeze_zeros(W, opt, threshold=threshold))
+                h = select_and_freeze(opt)
+                if h is not None:
+                    handles.append(h)
             perm = torch.randperm(n, generator=gen)
             for start in range(0, n, batch_size):
                 idx = perm[start : start + batch_size]
-                xb, yb = X[idx], y[idx]
-                logits, rec = model(xb)
-                loss = loss_fn(logits, rec, xb, yb)
+                loss = batch_loss(X[idx], y[idx], None if sw is None else sw[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -252,11 +332,11 @@ def train_sae(
                         best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if callback is not None:
                 callback(epoch, total, hist)
-        if schedule == "double_descent" and retrain_epochs == 0 and ball is not None:
-            # no second descent: project and prune the trained weight once, at the end
-            used_radius = float(radius) if radius is not None else default_radius(W, ball, default_keep)
-            multiproj.project_(W.data, used_radius, ball, method=method, **proj_kw)
-            mpnn.freeze_zeros(W, threshold=threshold).remove()
+        if schedule == "double_descent" and retrain_epochs == 0 and (ball is not None or support is not None):
+            # no second descent: select once, at the end
+            h = select_and_freeze(None)
+            if h is not None:
+                h.remove()
             best = {"epoch": total - 1, "key": None, "state": None}
     finally:
         for h in handles:
@@ -264,8 +344,8 @@ def train_sae(
     if best["state"] is not None and best["epoch"] != total - 1:
         model.load_state_dict(best["state"])
     model.eval()
-    support = (W.detach() != 0).any(dim=0).cpu().numpy()
+    sup = (W.detach() != 0).any(dim=0).cpu().numpy()
     return TrainResult(
-        history=hist, best_epoch=best["epoch"], support=support, radius=used_radius,
+        history=hist, best_epoch=best["epoch"], support=sup, radius=used_radius,
         seconds=time.perf_counter() - t0,
     )
