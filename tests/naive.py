@@ -88,7 +88,9 @@ def dual_mixed(z, q, axis=0):
 
 
 def gap_mixed(y, x, r, q, axis=0):
-    """Optimality certificate of SPEC s.6, relative: (r ||y-x||_* - <y-x, x>) / (r ||y-x||_*)."""
+    """Optimality certificate of the projection x of y onto the ball of radius r (0 for the
+    exact projection, by the dual-norm characterisation), relative:
+    (r ||y-x||_* - <y-x, x>) / (r ||y-x||_*)."""
     y = np.asarray(y, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     d = y - x

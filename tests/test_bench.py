@@ -13,7 +13,8 @@ import pytest
 
 import multiproj
 from multiproj import METHODS
-from multiproj._registry import Method
+from multiproj._core.ball import parse_ball
+from multiproj._core.registry import Method
 from multiproj.bench import report, suite
 from multiproj.bench.cli import BENCH_NAMES
 
@@ -118,7 +119,7 @@ def test_naive_baseline_equals_bilevel():
 def test_radius_zeroing_half_of_the_groups():
     y = np.random.default_rng(2).standard_normal((30, 101))
     for ball in ("l1,inf", "l1,1", "l1,2"):
-        r = suite.radius_zeroing(y, multiproj._validation.parse_ball(ball), 0.5)
+        r = suite.radius_zeroing(y, parse_ball(ball), 0.5)
         x = multiproj.project(y, r, ball, method="bilevel", axis=0)
         zero = (~x.any(axis=0)).mean()
         assert abs(zero - 0.5) <= 1.5 / y.shape[1], (ball, zero)

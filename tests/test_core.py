@@ -1,5 +1,7 @@
 """Flat balls and bi-level l1,q projections against the slow references (tests/naive.py),
-plus the properties of SPEC s.2, s.4 and s.6."""
+plus their properties: sign preservation and the identity inside the l1 ball, the
+bi-level l1,inf projection [MLP s.3] feasible but not Euclidean, and the optimality
+certificate ``gap = r ||y - x||_* - <y - x, x> = 0`` of an exact projection."""
 
 from __future__ import annotations
 
@@ -173,7 +175,7 @@ def test_bilevel_l12_is_exact_certificate():
 
 
 def test_bilevel_l1inf_is_sparser_than_needed_and_not_exact():
-    # SPEC s.4: bi-level l1,inf is feasible but shows a positive certificate gap
+    # bi-level l1,inf [MLP s.3] is feasible but not the Euclidean projection: positive gap
     y = make_data("normal", (40, 60), np.float64, seed=2)
     r = 0.3 * naive.mixed_norm(y, "inf", 0)
     x = multiproj.project(y, r, "l1,inf", method="bilevel", axis=0)

@@ -131,10 +131,10 @@ def _check_inplace_and_hook(rank, world):
 
 
 def _check_torch_primitives_path(rank, world):
-    """The path for device tensors (torch primitives of multiproj._torch_ops), forced on
-    CPU tensors so that it runs without a GPU."""
+    """The path for device tensors (the torch primitives), forced on CPU tensors so that it
+    runs without a GPU."""
     saved = mpd._make_ops
-    mpd._make_ops = lambda t: mpd._DeviceOps(t.detach())
+    mpd._make_ops = lambda t: mpd._Ops(t.detach())
     try:
         for i, case in enumerate(CASES):
             _check_case(rank, world, i, case)
@@ -291,13 +291,17 @@ def test_local_l1_sums_dense_then_compacted(order, axes):
     their modes (dense passes, then a list of the few remaining entries)."""
     a = np.asarray(make_data("normal", (6, 40, 5), np.float64, seed=1), order=order)
     kshape = tuple(1 if k in axes else s for k, s in enumerate(a.shape))
-    st = mpd._HostL1(a, axes, kshape)
+    from multiproj._cpu import primitives as cpu
+    from multiproj._torch import primitives as tp
+
+    st = cpu.L1Sums(a, axes, kshape)
+    dense = tp.L1Sums(torch.from_numpy(a), axes, kshape)  # the device class, on the CPU
     scale = 1.0 + np.arange(int(np.prod(kshape))).reshape(kshape) / 30
     b = np.abs(a)
     for t in (0.0, 0.5, 1.5, 2.2, 2.6, 3.5):  # tau only grows, as in the iteration
         tau = t * scale
-        S, C = st.sums(tau.reshape(-1))
         mask = b > tau
-        np.testing.assert_allclose(S, (b * mask).sum(axis=axes).reshape(-1), rtol=1e-12, atol=1e-12)
-        np.testing.assert_array_equal(C, mask.sum(axis=axes).reshape(-1))
+        for S, C in (st.sums(tau.reshape(-1)), dense.sums(tau.reshape(-1))):
+            np.testing.assert_allclose(S, (b * mask).sum(axis=axes).reshape(-1), rtol=1e-12, atol=1e-12)
+            np.testing.assert_array_equal(C, mask.sum(axis=axes).reshape(-1))
     assert st.cand is not None  # the list mode was reached

@@ -1,4 +1,4 @@
-"""Exact projection onto the l1,inf ball: optimality certificate (SPEC s.6), agreement with
+"""Exact projection onto the l1,inf ball: optimality certificate (``gap = 0``), agreement with
 the breakpoint reference of tests/naive.py, the solution structure, adversarial data, the
 internal fallback, layouts and the input policy."""
 

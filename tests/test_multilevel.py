@@ -1,4 +1,4 @@
-"""Multi-level projections for tensors (issue 4, [MLP s.4]): ``method="multilevel"`` and
+"""Multi-level projections for tensors ([MLP s.4]): ``method="multilevel"`` and
 ``norm(..., levels=...)`` against the slow recursive reference in ``naive.py``."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import multiproj
-from multiproj import _numpy
-from multiproj._validation import parse_ball
+from multiproj._core.ball import parse_ball
+from multiproj._cpu import multilevel
 
 import naive
 from conftest import make_data, tol
@@ -34,9 +34,9 @@ def path(request, monkeypatch):
     """Run with the fused kernels for the two innermost levels whenever they apply
     ("fused": even for tiny tensors), with the level-by-level chain only ("chain"), or
     fused without merging neighbouring inf,inf / 2,2 levels first ("unmerged")."""
-    monkeypatch.setattr(_numpy, "_FUSED_MIN_BLOCKS", 1 << 62 if request.param == "chain" else 1)
+    monkeypatch.setattr(multilevel, "_FUSED_MIN_BLOCKS", 1 << 62 if request.param == "chain" else 1)
     if request.param == "unmerged":
-        monkeypatch.setattr(_numpy, "merge_levels", lambda y, ball, levels: (ball, levels))
+        monkeypatch.setattr(multilevel, "merge_levels", lambda y, ball, levels: (ball, levels))
     return request.param
 
 
@@ -107,7 +107,7 @@ def test_levels_in_memory_order_read_y_without_copy(order_f):
     levels = (0, 1, 2, 3)
     if order_f:  # the same levels walk an F-ordered array from the inside out
         y, levels = np.asfortranarray(y), (3, 2, 1, 0)
-    stages = _numpy.multilevel_stages(y, parse_ball("l1,inf,1,2"), tuple((a,) for a in levels))
+    stages = multilevel.multilevel_stages(y, parse_ball("l1,inf,1,2"), tuple((a,) for a in levels))
     assert not stages[0].copied and np.shares_memory(stages[0].xc, y)
     assert not any(s.copied for s in stages)
 
@@ -116,18 +116,18 @@ def test_merge_levels():
     y = np.zeros((4, 3, 5, 2))
     b = parse_ball("l1,inf,inf,inf")
     lv = ((0,), (1,), (2,), (3,))
-    mb, ml = _numpy.merge_levels(y, b, lv)
+    mb, ml = multilevel.merge_levels(y, b, lv)
     assert mb.norms == ("1", "inf") and ml == ((0,), (1, 2, 3))
-    mb, ml = _numpy.merge_levels(y, parse_ball("l1,2,2,1"), lv)
+    mb, ml = multilevel.merge_levels(y, parse_ball("l1,2,2,1"), lv)
     assert mb.norms == ("1", "2", "1") and ml == ((0,), (1, 2), (3,))
     # 1,1 levels are not one level, and neither is the outer l1 with the next one
-    assert _numpy.merge_levels(y, parse_ball("l1,1,1,inf"), lv)[0].norms == ("1", "1", "1", "inf")
+    assert multilevel.merge_levels(y, parse_ball("l1,1,1,inf"), lv)[0].norms == ("1", "1", "1", "inf")
     # axes not adjacent in memory: merging would need a transposed copy, so it is not done
-    mb, ml = _numpy.merge_levels(y, parse_ball("l1,inf,inf,inf"), ((1,), (0,), (2,), (3,)))
+    mb, ml = multilevel.merge_levels(y, parse_ball("l1,inf,inf,inf"), ((1,), (0,), (2,), (3,)))
     assert mb.norms == ("1", "inf", "inf") and ml == ((1,), (0,), (2, 3))
     r = 0.3 * multiproj.norm(make_data("normal", y.shape), "l1,2,2,1")
-    a = _numpy.project_multilevel(make_data("normal", y.shape), r, parse_ball("l1,2,2,1"), levels=lv)
-    c = _numpy.project_multilevel(make_data("normal", y.shape), r, parse_ball("l1,2,2,1"), levels=lv, merge=False)
+    a = multilevel.project_multilevel(make_data("normal", y.shape), r, parse_ball("l1,2,2,1"), levels=lv)
+    c = multilevel.project_multilevel(make_data("normal", y.shape), r, parse_ball("l1,2,2,1"), levels=lv, merge=False)
     close(a, c, np.float64)
 
 
@@ -136,11 +136,11 @@ def test_fused_path_is_taken_and_agrees_with_the_chain():
     levels = ((0,), (1,), (2,))
     for norms in [("1", "inf", "inf"), ("1", "1", "2"), ("1", "2", "1"), ("1", "1", "1")]:
         ball = parse_ball(ball_name(norms))
-        stages = _numpy.multilevel_stages(y, ball, levels)
+        stages = multilevel.multilevel_stages(y, ball, levels)
         assert stages[0].fused and np.shares_memory(stages[0].x3, y)
         r = 0.3 * multiproj.norm(y, ball.name)
-        a = _numpy.project_multilevel(y, r, ball, levels=levels, merge=False)
-        b = _numpy.project_multilevel(y, r, ball, levels=levels, fuse=False, merge=False)
+        a = multilevel.project_multilevel(y, r, ball, levels=levels, merge=False)
+        b = multilevel.project_multilevel(y, r, ball, levels=levels, fuse=False, merge=False)
         close(a, b, np.float64, ball.name)
         close(a, naive.multilevel(y, r, norms), np.float64, ball.name)
 
@@ -240,7 +240,7 @@ def test_random_tensors_match_reference(data):
     r = frac * naive.multilevel_norm(y, norms, levels)
     fused = data.draw(st.booleans(), label="fused")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_numpy, "_FUSED_MIN_BLOCKS", 1 if fused else 1 << 62)
+        mp.setattr(multilevel, "_FUSED_MIN_BLOCKS", 1 if fused else 1 << 62)
         x = project_ml(y, r, norms, levels)
     close(x, naive.multilevel(y, r, norms, levels), np.float64, f"{norms} {levels}")
 

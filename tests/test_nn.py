@@ -123,6 +123,22 @@ def test_register_projection_errors():
     assert not opt._optimizer_step_post_hooks  # nothing registered by the failures
 
 
+@pytest.mark.parametrize("every, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError), ("2", TypeError), (True, TypeError)])
+def test_every_check_is_the_same_for_sharded_projections(every, exc):
+    """One rule for ``every``: the same exception type and message from the single-process
+    and the sharded registration (which checks it before any communication)."""
+    import multiproj.distributed as mpd
+
+    w = torch.nn.Parameter(torch.randn(3, 4))
+    opt = torch.optim.SGD([w], lr=0.1)
+    msg = r"The 'every' parameter must be an int >= 1"
+    with pytest.raises(exc, match=msg):
+        mpn.register_projection(opt, w, 1.0, "l1,inf", every=every)
+    with pytest.raises(exc, match=msg):
+        mpd.register_sharded_projection(opt, w, 1.0, "l1,inf", every=every)
+    assert not opt._optimizer_step_post_hooks
+
+
 def _sparse_param(seed=0):
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(6, 10, generator=g)

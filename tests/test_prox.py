@@ -112,9 +112,9 @@ def test_prox_input_policy():
     assert multiproj.prox(y.astype(np.int64), 1.0, "l1").dtype == np.float64
     assert multiproj.prox(y.astype(np.float32), 1.0, "l1,inf").dtype == np.float32
     assert multiproj.prox(np.zeros((0, 3)), 1.0, "l1,2").shape == (0, 3)
-    with pytest.raises(ValueError, match="'norm'"):
+    with pytest.raises(ValueError, match="'ball' parameter of prox must be one of"):
         multiproj.prox(y, 1.0, "l2")
-    with pytest.raises(ValueError, match="'norm'"):
+    with pytest.raises(ValueError, match="'ball' parameter of prox must be one of"):
         multiproj.prox(y, 1.0, "l1,1")
     with pytest.raises(ValueError, match="'ball'"):
         multiproj.prox(y, 1.0, "nonsense")

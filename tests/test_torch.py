@@ -15,8 +15,10 @@ import naive
 torch = pytest.importorskip("torch")
 
 import multiproj  # noqa: E402
-from multiproj import _torch, _torch_ops  # noqa: E402
-from multiproj._validation import parse_ball  # noqa: E402
+from multiproj._core.ball import parse_ball  # noqa: E402
+from multiproj._torch import bridge as _torch  # noqa: E402
+from multiproj._torch import primitives as _torch_prims  # noqa: E402
+from multiproj._torch import solvers as _torch_ops  # noqa: E402
 
 HAS_CUDA = torch.cuda.is_available()
 cuda_only = [pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")]
@@ -112,7 +114,7 @@ def test_torch_ops_equal_numpy(method, ball, dtype, frac):
 
 def _axes_levels(method, b, y, kw):
     if method == "multilevel":
-        from multiproj._validation import check_levels
+        from multiproj._core.checks import check_levels
 
         return None, check_levels(kw.get("levels"), y.ndim, b)
     return (None if b.is_flat else (kw["axis"],)), None
@@ -151,7 +153,7 @@ def test_torch_ops_flat_l1_exact(values, radius):
 def test_l1_thresholds_rows_vs_naive():
     a = np.abs(make_data("ties", (6, 11), np.float64, seed=4))
     r = np.array([0.0, 0.5, 3.0, 100.0, 7.0, 1e-9])
-    tau = _torch_ops.l1_thresholds(torch.from_numpy(a), torch.from_numpy(r)).numpy()
+    tau = _torch_prims.l1_thresholds(torch.from_numpy(a), torch.from_numpy(r)).numpy()
     for g in range(6):
         if a[g].sum() > r[g] > 0:
             x = np.maximum(a[g] - tau[g], 0)
@@ -162,27 +164,38 @@ def test_l1_thresholds_rows_vs_naive():
 
 def test_primitives_match_numpy_backend():
     """group_norms -> outer_l1 -> apply_group_radii agree with the NumPy backend's."""
-    from multiproj import _numpy
+    from multiproj._cpu import groups
+    from multiproj._cpu import primitives as cpu
 
     y = make_data("normal", (8, 30), np.float64, seed=5)
     t = torch.from_numpy(y)
     for q in ("1", "2", "inf"):
-        v = _torch_ops.group_norms(t, q, (0,))
+        v = _torch_prims.group_norms(t, q, (0,))
         assert v.shape == (1, 30) and v.dtype == torch.float64
-        vn = _numpy.group_norms(y[None, :, :], q)  # canonical (A, N, B) = (1, 8, 30)
+        vn = groups.group_norms(y[None, :, :], q)  # canonical (A, N, B) = (1, 8, 30)
         np.testing.assert_allclose(v.numpy().ravel(), vn.ravel(), rtol=1e-12)
-        u, inside = _torch_ops.outer_l1(v, 5.0)
-        un, inside_n = _numpy.outer_l1(vn, 5.0)
+        vk = cpu.group_norms(y, q, (0,))  # the CPU primitive: same keepdims shape
+        assert vk.shape == (1, 30)
+        np.testing.assert_allclose(v.numpy(), vk, rtol=1e-12)
+        u, inside = _torch_prims.outer_l1(v, 5.0)
+        un, inside_n = cpu.outer_l1(vk, 5.0)
         assert inside == inside_n is False
-        np.testing.assert_allclose(u.numpy().ravel(), un.ravel(), rtol=1e-12, atol=1e-14)
-        x = _torch_ops.apply_group_radii(t, None, q, v, u, (0,))
+        np.testing.assert_allclose(u.numpy(), un, rtol=1e-12, atol=1e-14)
+        x = _torch_prims.apply_group_radii(t, q, v, u, (0,))
         np.testing.assert_allclose(x.numpy(), naive.bilevel(y, 5.0, q, 0), rtol=1e-12, atol=1e-12)
-    u, inside = _torch_ops.outer_l1(torch.ones(3, dtype=torch.float64), 10.0)
+        xn = cpu.apply_group_radii(y, q, vk, un, (0,))
+        np.testing.assert_allclose(xn, naive.bilevel(y, 5.0, q, 0), rtol=1e-12, atol=1e-12)
+    tau = np.linspace(0.0, 1.5, 30).reshape(1, 30)
+    ref = np.sign(y) * np.maximum(np.abs(y) - tau, 0.0)
+    np.testing.assert_allclose(cpu.soft_threshold(y, tau, (0,)), ref, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(_torch_prims.soft_threshold(t, torch.from_numpy(tau), (0,)).numpy(), ref,
+                               rtol=0, atol=1e-15)
+    u, inside = _torch_prims.outer_l1(torch.ones(3, dtype=torch.float64), 10.0)
     assert inside is True and torch.equal(u, torch.ones(3, dtype=torch.float64))
 
 
 def test_torch_ops_multilevel_equals_bilevel_on_reshape():
-    """Tri-level l1,inf,inf = bi-level l1,inf of the d1 x (d2 d3) matrix (SPEC s.5)."""
+    """Tri-level l1,inf,inf = bi-level l1,inf of the d1 x (d2 d3) matrix [MLP s.4]."""
     y = make_data("normal", (5, 4, 3), np.float64, seed=6)
     t = torch.from_numpy(y)
     r = 2.0
@@ -394,7 +407,7 @@ def test_flat_l1_prefilter_path(monkeypatch):
     y = make_data("ties", (40, 50), np.float64, seed=9)
     ref = naive.proj_l1(y, 25.0).reshape(y.shape)
     for limit in (1 << 20, 10):
-        monkeypatch.setattr(_torch_ops, "_SORT_DIRECTLY", limit)
+        monkeypatch.setattr(_torch_prims, "_SORT_DIRECTLY", limit)
         res = _torch_ops.project_flat(torch.from_numpy(y), 25.0, parse_ball("l1"))
         np.testing.assert_allclose(res.numpy(), ref, rtol=1e-12, atol=1e-12)
 

@@ -1,32 +1,14 @@
-"""The public functional API: validate once, dispatch by array type and method."""
+"""The public functional API: check the arguments and resolve the plan once, then hand the
+call to the backend of the array type."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from ._registry import get_method
-from ._validation import (
-    Ball,
-    as_float_array,
-    check_axes,
-    check_levels,
-    check_out,
-    check_radius,
-    parse_ball,
-)
+from ._backend import get_backend
+from ._core.ball import parse_ball
+from ._core.plan import resolve, resolve_norm
+from ._core.registry import get_method
 
 __all__ = ["project", "project_", "norm"]
-
-
-def _check_ball_axes(y: np.ndarray, ball: Ball, axis) -> tuple[int, ...] | None:
-    if ball.is_flat:
-        return None
-    if y.ndim < 2:
-        raise ValueError(
-            f"The mixed ball {ball.name!r} needs an array with at least 2 dimensions "
-            f"(groups and entries). Got a {y.ndim}-D array; use a flat ball such as 'l1' instead."
-        )
-    return check_axes(axis, y.ndim)
 
 
 def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
@@ -44,9 +26,10 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
     y : array_like or torch.Tensor
         Data, any shape for the flat balls, at least 2-D for mixed balls.  float32 and
         float64 are kept; other real types are converted to float64 (see the input policy
-        in :mod:`multiproj._validation`).  A tensor gives a tensor of the same dtype and
+        in :mod:`multiproj._core.checks`).  A tensor gives a tensor of the same dtype and
         device, computed outside autograd: CPU tensors run the same kernels on a zero-copy
-        view, CUDA tensors run torch operations on the device (:mod:`multiproj._torch`).
+        view, CUDA tensors run torch operations on the device
+        (:mod:`multiproj._torch.bridge`).
     radius : float
         Radius ``r >= 0``.
     ball : {"l1", "l2", "linf", "l1,inf", "l1,1", "l1,2"} or "l1,q2,...,qk"
@@ -94,30 +77,9 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
     """
     m = get_method(method)
     ball = parse_ball(ball)
-    radius = check_radius(radius)
-    multilevel = m.name == "multilevel"
-    if levels is not None and not multilevel:
-        raise ValueError(
-            f"The 'levels' parameter is used only by method='multilevel'. Got levels={levels!r} "
-            f"with method={m.name!r} instead; use 'axis' for this method."
-        )
-    backend, y_arr = _dispatch(y)
-    if backend != "numpy":
-        return backend.project(y, radius, ball, method=m, axis=axis, levels=levels, out=out)
-    y_arr = as_float_array(y_arr)
-    if not m.supports(ball):
-        raise ValueError(
-            f"method={m.name!r} does not support the ball {ball.name!r}; "
-            f"it supports {', '.join(m.balls)}."
-        )
-    if multilevel:  # 'axis' is not used: the levels say which axes every norm reduces
-        axes, levels = None, check_levels(levels, y_arr.ndim, ball)
-    else:
-        axes = _check_ball_axes(y_arr, ball, axis)
-    out = check_out(out, y_arr)
-    if y_arr.size == 0:
-        return y_arr.copy() if out is None else out
-    return m.solver("numpy")(y_arr, radius, ball, axes=axes, levels=levels, out=out)
+    backend = get_backend(y)
+    y = backend.as_array(y)
+    return backend.project(y, radius, resolve(m, ball, y.ndim, axis, levels), out)
 
 
 def project_(y, radius, ball, *, method="exact", axis=0, levels=None):
@@ -126,17 +88,11 @@ def project_(y, radius, ball, *, method="exact", axis=0, levels=None):
     ``y`` must be a float32 or float64 array (or tensor); its memory is reused, so views
     of it and optimiser state that refer to it stay valid.
     """
-    backend, y_arr = _dispatch(y)
-    if backend != "numpy":
-        return backend.project_(y, radius, ball, method=method, axis=axis, levels=levels)
-    if not isinstance(y, np.ndarray) or y.dtype not in (np.float32, np.float64):
-        raise TypeError(
-            "project_ needs a float32 or float64 numpy.ndarray (or torch tensor) to write "
-            f"into. Got {type(y).__name__}"
-            + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
-            + " instead."
-        )
-    return project(y, radius, ball, method=method, axis=axis, levels=levels, out=y)
+    backend = get_backend(y)
+    backend.check_inplace(y)
+    with backend.inplace():
+        project(y, radius, ball, method=method, axis=axis, levels=levels, out=y)
+    return y
 
 
 def norm(y, ball, *, axis=0, levels=None) -> float:
@@ -147,23 +103,6 @@ def norm(y, ball, *, axis=0, levels=None) -> float:
     ``(0, 1, ..., k - 1)``), the multi-level norm of [MLP s.4] is returned and ``axis`` is
     not used."""
     ball = parse_ball(ball)
-    backend, y_arr = _dispatch(y)
-    if backend != "numpy":
-        return backend.norm(y, ball, axis=axis, levels=levels)
-    from ._numpy import norm as _norm
-
-    y_arr = as_float_array(y_arr)
-    if levels is not None or ball.order > 2:  # multi-level norm
-        return _norm(y_arr, ball, levels=check_levels(levels, y_arr.ndim, ball))
-    axes = _check_ball_axes(y_arr, ball, axis)
-    return _norm(y_arr, ball, axes=axes)
-
-
-def _dispatch(y):
-    """Return ``("numpy", y)`` for anything NumPy handles, or a backend module for tensors."""
-    mod = type(y).__module__
-    if mod.startswith("torch"):
-        from . import _torch
-
-        return _torch, y
-    return "numpy", y
+    backend = get_backend(y)
+    y = backend.as_array(y)
+    return backend.norm(y, resolve_norm(ball, y.ndim, axis, levels))

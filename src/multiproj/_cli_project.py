@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub) -> None:
-    from ._registry import METHODS
+    from ._core.registry import METHODS
 
     p = sub.add_parser(
         "project",
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import norm, project
-    from ._validation import parse_ball
+    from ._core.ball import parse_ball
 
     try:
         levels = None if args.levels is None else ast.literal_eval(args.levels)

@@ -1,11 +1,3 @@
-"""Compilation settings shared by every Numba kernel (one place, STYLE s.6).
+"""Compatibility alias of :mod:`multiproj._core.config` for modules that import it here."""
 
-``fastmath`` stays off: the projections promise exactness to rounding, and reassociating
-reductions would change results between thread counts.  Reductions that benefit from
-vectorisation are unrolled by hand instead (max is exact in any order).
-"""
-
-from __future__ import annotations
-
-JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
-PARALLEL_OPTIONS = {**JIT_OPTIONS, "parallel": True}
+from ._core.config import JIT_OPTIONS, PARALLEL_OPTIONS  # noqa: F401

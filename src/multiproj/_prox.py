@@ -14,17 +14,18 @@ For a norm ``f`` with dual unit ball ``B*``, ``prox_{lam f}(y) = y - P_{lam B*}(
 
 from __future__ import annotations
 
-import numpy as np
-
-from ._validation import as_float_array, check_axes, check_radius, parse_ball, raise_not_finite
+from ._backend import get_backend
+from ._core.ball import parse_ball
+from ._core.checks import check_radius
+from ._core.plan import resolve
 
 __all__ = ["prox"]
 
 PROX_NORMS = ("l1", "l1,2", "l1,inf")
 
 
-def prox(y, strength, norm, *, axis=0):
-    r"""Proximal operator of ``strength * ||.||_norm``.
+def prox(y, strength, ball, *, axis=0):
+    r"""Proximal operator of ``strength * ||.||_ball``.
 
     .. math::
 
@@ -39,7 +40,7 @@ def prox(y, strength, norm, *, axis=0):
         tensor is handled by the torch backend (same dtype and device).
     strength : float
         ``lambda >= 0``, finite.  ``0`` returns a copy of ``y``.
-    norm : {"l1", "l1,2", "l1,inf"}
+    ball : {"l1", "l1,2", "l1,inf"}
         ``"l1"`` takes ``y`` as one vector (``axis`` is ignored).
     axis : int or tuple of int, default 0
         Axes reduced by the inner norm (the groups are the slices along the other axes),
@@ -63,64 +64,14 @@ def prox(y, strength, norm, *, axis=0):
     [CON] L. Condat, Math. Prog. 158 (2016).  [BEJ] B. Bejar, I. Dokmanic, R. Vidal, IEEE
     TPAMI (2021).
     """
-    from ._api import _check_ball_axes, _dispatch
-
-    ball = parse_ball(norm)
-    if ball.name not in PROX_NORMS:
+    b = parse_ball(ball)
+    if b.name not in PROX_NORMS:
         raise ValueError(
-            f"The 'norm' parameter of prox must be one of {', '.join(repr(n) for n in PROX_NORMS)}. "
-            f"Got {norm!r} instead."
+            f"The 'ball' parameter of prox must be one of {', '.join(repr(n) for n in PROX_NORMS)}. "
+            f"Got {ball!r} instead."
         )
     lam = check_radius(strength, "strength")
-    backend, y_arr = _dispatch(y)
-    if backend != "numpy":
-        return backend.prox(y, lam, ball.name, axis=axis)
-    y_arr = as_float_array(y_arr)
-    if ball.is_flat:
-        axes = tuple(range(y_arr.ndim))
-    else:
-        axes = _check_ball_axes(y_arr, ball, axis)
-    if y_arr.size == 0:
-        return y_arr.copy()
-    from ._numpy import run_on_groups
-
-    return run_on_groups(y_arr, None, axes, lambda xc, oc: _prox_on(xc, oc, lam, ball.inner))
-
-
-def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
-    """Prox on a canonical view; ``oc`` may be ``xc`` (a private gathered copy)."""
-    from ._numpy import apply_group_radii, group_norms
-
-    if q == "1":
-        from .kernels.l1 import soft_threshold_into
-
-        x1 = xc.reshape(-1)
-        if not np.isfinite(group_norms(x1.reshape(1, -1, 1), "1")).all():
-            raise_not_finite()
-        soft_threshold_into(x1, lam, oc.reshape(-1))
-        return
-    A, _, B = xc.shape
-    shape = (A, B) if B > 1 else (A,)
-    if q == "2":
-        v = group_norms(xc, "2")
-        if not np.isfinite(v).all():
-            raise_not_finite()
-        apply_group_radii(xc, oc, "2", v, np.maximum(v - lam, 0.0))
-        return
-    # l1,inf: clip every group at the threshold of its own l1 projection of radius lam
-    from .kernels.l1inf import l1_thresholds_cols, l1_thresholds_rows
-
-    s = group_norms(xc, "1").reshape(-1)
-    if not np.isfinite(s).all():
-        raise_not_finite()
-    m = group_norms(xc, "inf").reshape(-1)
-    tau = np.empty(A * B)
-    if B > 1:
-        l1_thresholds_cols(xc, lam, tau)
-    else:
-        l1_thresholds_rows(xc[:, :, 0], lam, tau)
-    # inside the l1 ball the whole group is its own projection: the prox is 0
-    tau[s <= lam] = 0.0
-    if lam == 0.0:
-        tau = m
-    apply_group_radii(xc, oc, "inf", m.reshape(shape), tau.reshape(shape))
+    backend = get_backend(y)
+    y = backend.as_array(y)
+    axes = None if b.is_flat else resolve("exact", b, y.ndim, axis).axes
+    return backend.prox(y, lam, b, axes)

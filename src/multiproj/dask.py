@@ -2,16 +2,17 @@ r"""Projections of Dask arrays: lazy, chunk-parallel, for arrays larger than mem
 
 :func:`project` builds a Dask graph of the bi-level [MLP s.3] or multi-level [MLP s.4]
 projection; nothing is computed until the result is.  The graph reuses the NumPy kernels
-of :mod:`multiproj._numpy` on every chunk (no kernel is re-implemented here):
+of the CPU primitives interface (:mod:`multiproj._cpu.primitives`) on every chunk (no
+kernel is re-implemented here):
 
 1. **Group norms, chunk by chunk**: every chunk gives the partial norms of the pieces of
-   groups it holds (``group_norms_keepdims``); a Dask tree reduction combines the pieces
+   groups it holds (``group_norms``); a Dask tree reduction combines the pieces
    along the reduced axes (sum of ``|x|`` for q = 1, sum of ``x**2`` then a square root
    for q = 2, max for q = inf).  For a multi-level ball this repeats level by level.
 2. **One l1 projection**: the vector of group norms ``V_1`` (one entry per group, small)
    is put in one chunk and projected once (``outer_l1``): ``U_1 = P_l1(V_1, radius)``.
 3. **Per-group projection, chunk by chunk** (``map_blocks``): each chunk is projected with
-   the radii of its groups (``apply_group_radii_keepdims``): clip at ``u_g`` (q = inf) or
+   the radii of its groups (``apply_group_radii``): clip at ``u_g`` (q = inf) or
    scale by ``u_g / v_g`` (q = 2), which only needs the norms of the whole groups, so any
    chunking works.  An l1 inner norm (q = 1) needs each group's own l1 threshold: for it
    the chunks are merged along the reduced axes (whole groups per chunk) for this step,
@@ -41,17 +42,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._registry import get_method
-from ._validation import check_axes, check_radius, parse_ball, raise_not_finite
+from ._core.ball import parse_ball
+from ._core.checks import check_radius, raise_not_finite
+from ._core.plan import resolve
+from ._core.registry import get_method
+from ._cpu import primitives as cpu
 
 __all__ = ["project", "group_norms"]
 
 
 # --------------------------------------------------------------------------- chunk functions
 def _partial_norms(block, axis, keepdims, q):
-    from ._numpy import group_norms_keepdims
-
-    v = group_norms_keepdims(np.asarray(block), tuple(axis), q)
+    v = cpu.group_norms(np.asarray(block), q, tuple(axis))
     return v * v if q == "2" else v
 
 
@@ -67,18 +69,14 @@ def _aggregate(x, axis, keepdims, q):
 
 
 def _outer_block(v, radius):
-    from ._numpy import outer_l1
-
     if not np.isfinite(v).all():
         raise_not_finite()
-    u, _ = outer_l1(v, radius)
-    return u.reshape(v.shape)
+    u, _ = cpu.outer_l1(v, radius)
+    return u
 
 
 def _apply_block(x, v, u, axes, q):
-    from ._numpy import apply_group_radii_keepdims
-
-    return apply_group_radii_keepdims(np.asarray(x), axes, q, v, u)
+    return cpu.apply_group_radii(np.asarray(x), q, v, u, axes)
 
 
 # --------------------------------------------------------------------------- graph pieces
@@ -124,39 +122,21 @@ def _as_float(darray):
 
 def _levels(x, ball, method, axis, levels):
     """The levels (axes per level, outermost first) and their norms."""
-    every = tuple(range(x.ndim))
-    if levels is not None and method != "multilevel":
+    m, b = get_method(method).name, parse_ball(ball)
+    if b.is_flat and (m != "exact" or b.norms[0] == "1"):
         raise ValueError(
-            f"The 'levels' parameter is used only by method='multilevel'. Got levels={levels!r} "
-            f"with method={method!r} instead; use 'axis' for this method."
+            f"multiproj.dask supports the flat balls 'l2' and 'linf' with method='exact'. "
+            f"Got ball={b.name!r}, method={m!r}; the flat l1 ball needs every "
+            "entry at once (use multiproj.project on a NumPy array)."
         )
-    if ball.is_flat:
-        if method != "exact" or ball.norms[0] == "1":
-            raise ValueError(
-                f"multiproj.dask supports the flat balls 'l2' and 'linf' with method='exact'. "
-                f"Got ball={ball.name!r}, method={method!r}; the flat l1 ball needs every "
-                "entry at once (use multiproj.project on a NumPy array)."
-            )
-        return ((), every), ("1", ball.norms[0])
-    if method == "multilevel":
-        from ._validation import check_levels
-
-        return check_levels(levels, x.ndim, ball), ball.norms
-    if ball.order != 2 or method not in ("bilevel", "exact") or (
-        method == "exact" and ball.inner != "2"
-    ):
+    plan = resolve(m, b, x.ndim, axis, levels)
+    if b.order == 2 and m == "exact" and b.inner != "2":
         raise ValueError(
-            f"multiproj.dask does not support method={method!r} with the ball {ball.name!r}; "
+            f"multiproj.dask does not support method={m!r} with the ball {b.name!r}; "
             "use method='bilevel' (l1,inf, l1,1, l1,2), method='multilevel' (l1,q2,...,qk), "
             "or method='exact' for l1,2, l2 and linf."
         )
-    if x.ndim < 2:
-        raise ValueError(
-            f"The mixed ball {ball.name!r} needs an array with at least 2 dimensions. "
-            f"Got a {x.ndim}-D array instead."
-        )
-    axes = check_axes(axis, x.ndim)
-    return (tuple(k for k in every if k not in axes), axes), ball.norms
+    return plan.chain()
 
 
 def group_norms(darray, ball, *, axis=0, levels=None):
@@ -221,7 +201,6 @@ def project(darray, radius, ball, *, method="bilevel", axis=0, levels=None, comp
     import dask
     import dask.array as da
 
-    m = get_method(method).name
     ball = parse_ball(ball)
     radius = check_radius(radius)
     x = _as_float(darray)
@@ -229,7 +208,7 @@ def project(darray, radius, ball, *, method="bilevel", axis=0, levels=None, comp
         raise TypeError(
             f"The 'compute_radii' parameter must be True or False. Got {compute_radii!r} instead."
         )
-    lv, qs = _levels(x, ball, m, axis, levels)
+    lv, qs = _levels(x, ball, method, axis, levels)
     k = len(lv)
     if x.size == 0:
         return x.copy()

@@ -49,10 +49,9 @@ received (groups split) or one ``all_reduce`` of ``n_groups`` float64 (split ins
 plus, for l1,1 split inside groups, the iterations above.  The tensor itself never moves.
 
 CPU tensors are processed in place of their memory through NumPy views (``Tensor.numpy()``,
-no copy) with the Numba kernels of :mod:`multiproj._numpy` (and, for the collective l1
-thresholds, :mod:`multiproj.kernels.above`).  CUDA tensors use the torch
-primitives of ``multiproj._torch_ops`` when that module provides them, otherwise they are
-copied to the host and back (the communication stays O(number of groups) either way).
+no copy) with the CPU primitives (:mod:`multiproj._cpu.primitives`, Numba kernels); CUDA
+tensors with the same primitives in torch operations on their device
+(:mod:`multiproj._torch.primitives`).  The communication is O(number of groups) either way.
 Backends: gloo (CPU tensors), NCCL (communication vectors placed on the current CUDA
 device), and any other backend that accepts CPU tensors.
 
@@ -67,8 +66,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._registry import METHODS, get_method
-from ._validation import Ball, check_axes, check_radius, parse_ball
+from ._backend import primitives
+from ._core.ball import Ball
+from ._core.checks import check_axes, check_every, check_radius
+from ._core.plan import resolve
+from ._core.registry import METHODS
 
 __all__ = ["project", "project_", "register_sharded_projection", "CommStats"]
 
@@ -150,44 +152,19 @@ def _local_plan(shard, radius, ball, method, axis, levels, shard_axis) -> _Plan:
             f"The 'shard' parameter must have 1 to {_MAXDIM} dimensions. Got {shard.ndim}."
         )
     p = _Plan()
-    p.ball = b = parse_ball(ball)
     p.radius = check_radius(radius)
-    p.method = m = get_method(method).name
     sa = check_axes(shard_axis, shard.ndim, name="shard_axis")
     if isinstance(shard_axis, (tuple, list)):
         raise TypeError(f"The 'shard_axis' parameter must be one int. Got {shard_axis!r} instead.")
     p.shard_axis = sa[0]
-    if levels is not None and m != "multilevel":
-        raise ValueError(
-            f"The 'levels' parameter is used only by method='multilevel'. Got levels={levels!r} "
-            f"with method={m!r} instead; use 'axis' for this method."
+    plan = resolve(method, ball, shard.ndim, axis, levels)
+    p.ball, p.method = plan.ball, plan.method.name
+    if p.method == "exact" and p.ball.norms == ("1", "inf"):
+        raise NotImplementedError(
+            "method='exact' for the ball 'l1,inf' is not available in "
+            "multiproj.distributed; use method='bilevel'."
         )
-    every = tuple(range(shard.ndim))
-    if b.is_flat or (b.norms == ("1", "1") and m == "exact"):
-        # a flat ball is the bi-level projection of a single group (every axis reduced)
-        if m != "exact":
-            raise ValueError(f"method={m!r} does not support the ball {b.name!r}; use method='exact'.")
-        p.levels, p.qs = ((), every), ("1", "1" if b.norms == ("1", "1") else b.norms[0])
-    elif m == "multilevel":
-        from ._validation import check_levels
-
-        p.levels, p.qs = check_levels(levels, shard.ndim, b), b.norms
-    elif m in ("bilevel", "exact") and b.order == 2:
-        if m == "exact" and b.inner != "2":
-            raise NotImplementedError(
-                f"method='exact' for the ball {b.name!r} is not available in "
-                "multiproj.distributed; use method='bilevel'."
-            )
-        if shard.ndim < 2:
-            raise ValueError(
-                f"The mixed ball {b.name!r} needs a tensor with at least 2 dimensions. "
-                f"Got a {shard.ndim}-D shard instead."
-            )
-        axes = check_axes(axis, shard.ndim)
-        p.levels = (tuple(k for k in every if k not in axes), axes)
-        p.qs = b.norms
-    else:
-        raise ValueError(f"method={m!r} does not support the ball {b.name!r}.")
+    p.levels, p.qs = plan.chain()
     p.shard_level = next(i for i, lv in enumerate(p.levels) if p.shard_axis in lv)
     return p
 
@@ -290,157 +267,49 @@ def _exchange_header(dist, group, dev, shard, plan, exc, nonfinite: bool):
 
 
 # --------------------------------------------------------------------------- local ops
-class _HostOps:
-    """Local steps on NumPy arrays (views of CPU tensors): the Numba kernels of
-    :mod:`multiproj._numpy`.  Small per-group arrays are float64 ndarrays."""
+class _Ops:
+    """Local steps on this rank's shard through the primitives interface
+    (:mod:`multiproj._backend`): NumPy views of CPU tensors (Numba kernels), torch
+    operations for device tensors.  ``host`` and ``back`` move the small per-group arrays
+    between the host (float64 ndarrays, for the l1 steps) and the shard's array type."""
 
     def __init__(self, x):
         self.x = x
+        self.p = primitives(x)
+        self.device = None if isinstance(x, np.ndarray) else x.device
 
     def norms(self, a, axes, q):
-        from ._numpy import group_norms_keepdims
-
-        return group_norms_keepdims(a, axes, q)
+        return self.p.group_norms(a, q, tuple(axes))
 
     def apply(self, a, axes, q, v, u, out):
-        from ._numpy import apply_group_radii_keepdims
-
-        return apply_group_radii_keepdims(a, axes, q, v, u, out=out)
-
-    def empty64(self, like):
-        return np.empty(like.shape)
-
-    def l1_state(self, a, axes, kshape):
-        return _HostL1(a, axes, kshape)
+        return self.p.apply_group_radii(a, q, self.back(v), self.back(u), tuple(axes), out=out)
 
     def soft(self, a, axes, tau, out):
-        """``sign(a) * max(|a| - tau, 0)`` per group, as ``a - clip(a, -tau, tau)`` with the
-        clipping kernel (l_inf radii ``tau``; groups with ``tau = inf`` become 0)."""
-        from ._numpy import apply_group_radii_keepdims
-
-        clipped = apply_group_radii_keepdims(a, axes, "inf", np.full(tau.shape, np.inf), tau)
-        return np.subtract(a, clipped, out=out)
-
-    def host(self, arr):
-        return arr
-
-    def back(self, arr):
-        return arr
-
-
-class _DeviceOps:
-    """Local steps in torch operations (CUDA tensors): the primitives of
-    :mod:`multiproj._torch_ops`.  Small per-group vectors go to the host for the l1 step."""
-
-    def __init__(self, x):
-        self.x = x
-        from . import _torch_ops
-
-        self.t = _torch_ops
-
-    def norms(self, a, axes, q):
-        return self.t.group_norms(a, q, tuple(axes))
-
-    def apply(self, a, axes, q, v, u, out):
-        return self.t.apply_group_radii(a, out, q, self.back(v), self.back(u), tuple(axes))
-
-    def empty64(self, like):
-        torch, _ = _torch()
-        return torch.empty(like.shape, dtype=torch.float64, device=self.x.device)
+        return self.p.soft_threshold(a, self.back(tau), tuple(axes), out=out)
 
     def l1_state(self, a, axes, kshape):
-        return _DeviceL1(self, a, axes, kshape)
+        return self.p.L1Sums(a, tuple(axes), kshape)
 
-    def soft(self, a, axes, tau, out):
-        return self.t.soft_threshold(a, self.back(tau), out=out)
+    def empty64(self, like):
+        if self.device is None:
+            return np.empty(like.shape)
+        torch, _ = _torch()
+        return torch.empty(like.shape, dtype=torch.float64, device=self.device)
 
     def host(self, arr):
-        return arr.detach().cpu().numpy() if not isinstance(arr, np.ndarray) else arr
+        return arr if isinstance(arr, np.ndarray) else arr.detach().cpu().numpy()
 
     def back(self, arr):
+        if self.device is None or not isinstance(arr, np.ndarray):
+            return arr
         torch, _ = _torch()
-        if isinstance(arr, np.ndarray):
-            return torch.from_numpy(arr).to(self.x.device)
-        return arr
-
-
-class _HostL1:
-    """Sums and counts of the local entries ``|a| > tau`` of every group, for the collective
-    l1 thresholds.  One kernel pass over the canonical view (no copy) per step while many
-    entries are above ``tau``; then the few remaining entries are kept in a list (``tau``
-    only grows, so the list only shrinks) and a step costs O(list length)."""
-
-    COMPACT = 0.1  # switch to the list when fewer than this fraction of entries remain
-
-    def __init__(self, a, axes, kshape):
-        from ._layout import group_layout
-        from ._numpy import _canonical_groups
-
-        self.G = int(np.prod(kshape))
-        self.cand = None
-        if a.size == 0:
-            self.b = None
-            return
-        lay = group_layout(a, axes)
-        self.b = lay.gather(a)  # the canonical view (signed; the kernel takes |x|)
-        A, _, B = self.b.shape
-        self.cshape = (A, 1, B)
-        # knum[canonical group] = its index in keepdims (C) order, the order shared by ranks
-        knum = np.arange(self.G, dtype=np.float64).reshape(kshape)
-        self.knum = _canonical_groups(lay, knum, axes).reshape(-1).astype(np.int64)
-
-    def sums(self, tf):
-        """``(S, C)``: float64 keepdims-flat sums and counts of the entries above ``tf``."""
-        S, C = np.zeros(self.G), np.zeros(self.G)
-        if self.b is None and self.cand is None:  # an empty shard
-            return S, C
-        if self.cand is None:
-            from .kernels.above import sums_above
-
-            A, _, B = self.cshape
-            tc = np.ascontiguousarray(tf[self.knum].reshape(A, B))
-            sc, cc = np.empty((A, B)), np.empty((A, B))
-            sums_above(self.b, tc, sc, cc)
-            S[self.knum], C[self.knum] = sc.reshape(-1), cc.reshape(-1)
-            if C.sum() < self.COMPACT * self.b.size:  # few entries left: keep them in a list
-                absb = np.abs(self.b)
-                mask = absb > tc.reshape(self.cshape)
-                ia, _, ib = np.nonzero(mask)
-                self.cand = (absb[mask], self.knum[ia * B + ib])
-                self.b = None
-            return S, C
-        vals, gid = self.cand
-        keep = vals > tf[gid]
-        self.cand = vals, gid = vals[keep], gid[keep]
-        return (np.bincount(gid, weights=vals, minlength=self.G),
-                np.bincount(gid, minlength=self.G).astype(np.float64))
-
-
-class _DeviceL1:
-    """:class:`_HostL1` in torch operations (dense passes only)."""
-
-    def __init__(self, ops, a, axes, kshape):
-        self.ops, self.b, self.axes, self.kshape = ops, a.abs(), tuple(axes), kshape
-
-    def sums(self, tf):
-        torch, _ = _torch()
-        mask = self.b > self.ops.back(tf.reshape(self.kshape))  # compared in float64
-        s = torch.where(mask, self.b, 0).sum(dim=self.axes, keepdim=True, dtype=torch.float64)
-        c = mask.sum(dim=self.axes, keepdim=True, dtype=torch.float64)
-        return s.reshape(-1).cpu().numpy(), c.reshape(-1).cpu().numpy()
+        return torch.from_numpy(arr).to(self.device)
 
 
 def _make_ops(shard):
-    """Pick the local kernels: NumPy views for CPU tensors; torch primitives on a device
-    when ``multiproj._torch_ops`` is importable, else a host copy of the shard."""
+    """Local steps on NumPy views for CPU tensors, on the device for the others."""
     t = shard.detach()
-    if t.device.type == "cpu":
-        return _HostOps(t.numpy())
-    try:
-        from . import _torch_ops  # noqa: F401
-    except ImportError:
-        return _HostOps(t.cpu().numpy())
-    return _DeviceOps(t)
+    return _Ops(t.numpy() if t.device.type == "cpu" else t)
 
 
 # --------------------------------------------------------------------------- algorithm
@@ -467,7 +336,7 @@ def _outer_level(v1, plan, shapes, ops, dist, group, dev, rank, world):
     """``U_1 = P_l1(V_1, radius)``; when the shards split the outermost level, the local
     ``V_1`` of every rank is gathered first (zero padding leaves the projection unchanged)."""
     torch, _ = _torch()
-    from ._numpy import outer_l1
+    from ._cpu.primitives import outer_l1
 
     v = ops.host(v1)
     if plan.shard_level != 0:
@@ -696,8 +565,7 @@ def register_sharded_projection(optimizer, param, radius, ball, *, method="bilev
     _local_plan(param, radius, ball, method, axis, levels, shard_axis)  # checked now
     if not any(p is param for g in optimizer.param_groups for p in g["params"]):
         raise ValueError("The 'param' parameter must be one of the optimizer's parameters.")
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
+    every = check_every(every)
 
     class _Handle(ProjectionHandle):
         def project(self):

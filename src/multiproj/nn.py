@@ -24,13 +24,11 @@ torch is imported by this module (``import multiproj`` alone does not import it)
 
 from __future__ import annotations
 
-import operator
-
 import torch
 
-from . import _api
-from ._registry import get_method
-from ._validation import check_axes, check_radius, parse_ball
+from ._api import project_
+from ._core.checks import check_every, check_radius
+from ._core.plan import resolve
 
 __all__ = ["register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
 
@@ -96,7 +94,7 @@ class ProjectionHandle:
 
     def project(self) -> torch.Tensor:
         """Project the parameter now (in place) and return it."""
-        _api.project_(
+        project_(
             self.param, self.radius, self.ball, method=self.method, axis=self.axis, levels=self.levels
         )
         self.projections += 1
@@ -192,38 +190,9 @@ def register_projection(
             f"(shape {tuple(param.shape)} is not in optimizer.param_groups)."
         )
     radius = check_radius(radius)
-    parsed = parse_ball(ball)
-    m = get_method(method)
-    if not m.supports(parsed):
-        raise ValueError(
-            f"method={m.name!r} does not support the ball {parsed.name!r}; "
-            f"it supports {', '.join(m.balls)}."
-        )
-    if m.name == "multilevel":
-        from ._validation import check_levels
-
-        check_levels(levels, param.ndim, parsed)
-    elif levels is not None:
-        raise ValueError(
-            f"The 'levels' parameter is used only by method='multilevel'. Got levels={levels!r} "
-            f"with method={m.name!r} instead."
-        )
-    elif not parsed.is_flat:
-        if param.ndim < 2:
-            raise ValueError(
-                f"The mixed ball {parsed.name!r} needs a parameter with at least 2 dimensions. "
-                f"Got shape {tuple(param.shape)}."
-            )
-        check_axes(axis, param.ndim)
-    if isinstance(every, bool):
-        raise TypeError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
-    try:
-        every = operator.index(every)
-    except TypeError:
-        raise TypeError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.") from None
-    if every < 1:
-        raise ValueError(f"The 'every' parameter must be an int >= 1. Got {every!r} instead.")
-    return ProjectionHandle(optimizer, param, radius, parsed.name, m.name, axis, levels, every)
+    plan = resolve(method, ball, param.ndim, axis, levels)
+    every = check_every(every)
+    return ProjectionHandle(optimizer, param, radius, plan.ball.name, plan.method.name, axis, levels, every)
 
 
 class FreezeHandle:

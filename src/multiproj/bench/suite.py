@@ -115,7 +115,7 @@ def method_ball_pairs(balls) -> list[tuple[object, object]]:
     """``(Method, Ball)`` for every registered method and every ball of ``balls`` it
     supports, in registry order: the single source of method names."""
     from .. import METHODS
-    from .._validation import parse_ball
+    from .._core.ball import parse_ball
 
     parsed = [parse_ball(b) for b in balls]
     return [(m, b) for m in METHODS.values() for b in parsed if m.supports(b)]
@@ -265,7 +265,7 @@ def _timed_rows(bench: str, y: np.ndarray, jobs, outer: int, repeats: int, extra
 
 def _jobs(y, pairs, radius_of, outer: int, naive: bool = False):
     from .. import project
-    from .._validation import parse_ball
+    from .._core.ball import parse_ball
 
     jobs = []
     for m, ball in pairs:
@@ -324,7 +324,7 @@ def _thread_counts(cfg: Config) -> list[int]:
 
 def _cases_threads(cfg: Config) -> list[Case]:
     from .. import num_threads
-    from .._validation import parse_ball
+    from .._core.ball import parse_ball
 
     cache: dict = {}
 
@@ -379,7 +379,7 @@ def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
 
 def _cases_tensors(cfg: Config) -> list[Case]:
     from .. import max_threads, num_threads
-    from .._validation import parse_ball
+    from .._core.ball import parse_ball
 
     counts = sorted({1, max_threads()})
     cases = []
@@ -404,7 +404,7 @@ def _cases_tensors(cfg: Config) -> list[Case]:
 # --------------------------------------------------------------------------- sparsity
 def _cases_sparsity(cfg: Config) -> list[Case]:
     from .. import norm, project
-    from .._validation import parse_ball
+    from .._core.ball import parse_ball
 
     ball = parse_ball("l1,inf")
     pairs = method_ball_pairs([ball.name])
@@ -479,7 +479,7 @@ def _cases_torch(cfg: Config) -> list[Case]:
     except ImportError:
         return [Case("torch (not installed)", lambda: [{"bench": "torch", "note": "n/a: torch is not installed"}])]
     from .. import project
-    from .._validation import parse_ball
+    from .._core.ball import parse_ball
 
     pairs = method_ball_pairs(cfg.torch_balls)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

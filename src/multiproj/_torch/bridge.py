@@ -1,7 +1,7 @@
-"""PyTorch backend: :func:`multiproj.project`, :func:`~multiproj.project_`,
+"""The torch backend's entry points: :func:`multiproj.project`, :func:`~multiproj.project_`,
 :func:`~multiproj.norm` and :func:`~multiproj.prox` on ``torch.Tensor`` input.
 
-:func:`multiproj._api._dispatch` sends every tensor here (torch is imported only then).
+:func:`multiproj._backend.get_backend` sends every tensor here (torch is imported only then).
 
 CPU tensors
     run the same Numba kernels as NumPy arrays, on a zero-copy NumPy view of the tensor's
@@ -9,14 +9,14 @@ CPU tensors
     result is a new tensor that wraps the kernel's output array (``torch.from_numpy``, no
     copy).  Strided (non-contiguous) tensors are viewed with their strides; a copy is made
     only where NumPy would make one (the reduced axes not adjacent in memory order, see
-    :mod:`multiproj._layout`), or for a tensor with the negative bit set
+    :mod:`multiproj._cpu.layout`), or for a tensor with the negative bit set
     (``torch._neg_view``), which is resolved first.
 CUDA (and other device) tensors
-    run torch operations on the tensor's device (:mod:`multiproj._torch_ops`, the
+    run torch operations on the tensor's device (:mod:`multiproj._torch.solvers`, the
     ``"torch"`` solver of the method in :data:`multiproj.METHODS`); no data leaves the
     device, except where no device algorithm exists: exact l1,inf, and any method
     registered without a ``"torch"`` solver, copy to the host, run the NumPy solver and
-    copy the result back (:func:`multiproj._torch_ops.host_fallback`).
+    copy the result back (:func:`multiproj._torch.solvers.host_fallback`).
 
 In every case the projection is applied to the data, outside autograd: the result does not
 require grad and has no ``grad_fn`` (the projection is a non-smooth constraint step, not a
@@ -32,32 +32,38 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _api
-from ._registry import Method, get_method
-from ._validation import Ball, check_radius, parse_ball
+from .._core.ball import Ball
+from .._core.checks import check_radius
+from .._core.plan import Plan
+from .._core.registry import Method
+from .._cpu import solvers as cpu
 
-__all__ = ["project", "project_", "norm", "prox"]
+__all__ = ["as_array", "project", "norm", "prox", "check_inplace", "inplace"]
 
 _FLOATS = (torch.float32, torch.float64)
 
 
 # --------------------------------------------------------------------------- checks
-def _as_float_tensor(y, name: str = "y") -> torch.Tensor:
-    """The tensor as float32/float64 (no copy when it already is one), without autograd
-    history (detached when it requires grad)."""
+def as_array(y, name: str = "y") -> torch.Tensor:
+    """The tensor as float32/float64 (no copy when it already is one).  The autograd
+    history is kept here; the entry points below detach."""
     if y.layout != torch.strided:
         raise TypeError(
             f"The '{name}' parameter must be a dense (strided) tensor. Got layout {y.layout} instead."
         )
     if y.dtype in _FLOATS:
-        return y.detach() if y.requires_grad else y
+        return y
     if y.is_complex():
         raise TypeError(
             f"The '{name}' parameter must be a real (float, int or bool) tensor. "
             f"Got a tensor of dtype {y.dtype} instead."
         )
     target = torch.float32 if y.dtype.is_floating_point else torch.float64
-    return y.detach().to(target)
+    return y.to(target)
+
+
+def _detached(y: torch.Tensor) -> torch.Tensor:
+    return y.detach() if y.requires_grad else y
 
 
 def _numpy_view(t: torch.Tensor) -> np.ndarray:
@@ -112,54 +118,35 @@ def _device_solver(method: Method):
     return method.solver("torch")
 
 
-# --------------------------------------------------------------------------- API
-def project(y, radius, ball: Ball, *, method: Method, axis=0, levels=None, out=None):
-    """:func:`multiproj.project` for a tensor ``y`` (``radius`` checked, ``ball`` parsed,
-    ``method`` a registry entry).  Returns a new tensor of ``y``'s (float) dtype and device,
-    or ``out``."""
-    yt = _as_float_tensor(y)
+# --------------------------------------------------------------------------- entry points
+def project(y: torch.Tensor, radius, plan: Plan, out=None):
+    """:func:`multiproj.project` for the float tensor ``y`` (from :func:`as_array`) and the
+    call's plan.  Returns a new tensor of ``y``'s dtype and device, or ``out``."""
+    radius = check_radius(radius)
+    yt = _detached(y)
     out = _check_out(out, yt)
     if yt.is_cpu:  # Numba kernels on a zero-copy view
-        return _project_cpu(yt, radius, ball, method, axis, levels, out)
-    axes, levels = _axes_levels(yt, ball, method, axis, levels)
+        return _project_cpu(yt, radius, plan, out)
     if yt.numel() == 0:
         return yt.clone() if out is None else out
-    solver = _device_solver(method)
+    solver = _device_solver(plan.method)
     with torch.no_grad():
         target = None if out is None else out.detach()
         if solver is None:
-            from ._torch_ops import host_fallback
+            from .solvers import host_fallback
 
-            res = host_fallback(method.name, yt, radius, ball, axes=axes, levels=levels, out=target)
+            res = host_fallback(plan.method.name, yt, radius, plan.ball, axes=plan.axes,
+                                levels=plan.levels, out=target)
         else:
-            res = solver(yt, radius, ball, axes=axes, levels=levels, out=target)
+            res = solver(yt, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=target)
     return out if out is not None else res
 
 
-def _axes_levels(y, ball: Ball, method: Method, axis, levels):
-    """The checks of :func:`multiproj._api.project` that follow dispatch (same messages)."""
-    if not method.supports(ball):
-        raise ValueError(
-            f"method={method.name!r} does not support the ball {ball.name!r}; "
-            f"it supports {', '.join(method.balls)}."
-        )
-    if method.name == "multilevel":  # 'axis' is not used
-        from ._validation import check_levels
-
-        return None, check_levels(levels, y.ndim, ball)
-    return _api._check_ball_axes(y, ball, axis), levels
-
-
-def _project_cpu(yt, radius, ball, method, axis, levels, out):
-    """CPU tensor: the NumPy solver on a zero-copy view of the storage (validated as in
-    the NumPy API, without a second pass through it)."""
+def _project_cpu(yt, radius, plan: Plan, out):
+    """CPU tensor: the CPU solver on a zero-copy view of the storage."""
     arr = _numpy_view(yt)
-    axes, levels = _axes_levels(arr, ball, method, axis, levels)
-    solve = method.solver("numpy")
     if out is None:
-        if arr.size == 0:
-            return yt.clone()
-        res = solve(arr, radius, ball, axes=axes, levels=levels, out=None)
+        res = cpu.solve(arr, radius, plan)
         if np.may_share_memory(res, arr):  # never hand back the caller's storage
             res = res.copy()
         return torch.from_numpy(res)
@@ -167,74 +154,59 @@ def _project_cpu(yt, radius, ball, method, axis, levels, out):
         return out
     od = out.detach()
     if od.is_neg():  # no writable view: compute, then copy into the storage
-        res = solve(arr, radius, ball, axes=axes, levels=levels, out=None)
+        res = cpu.solve(arr, radius, plan)
         with torch.no_grad():
             od.copy_(torch.from_numpy(res))
         return out
     same = od.data_ptr() == yt.data_ptr() and od.stride() == yt.stride()
-    solve(arr, radius, ball, axes=axes, levels=levels, out=arr if same else od.numpy())
+    cpu.solve(arr, radius, plan, arr if same else od.numpy())
     _bump_version(out)
     return out
 
 
-def project_(y, radius, ball, *, method="exact", axis=0, levels=None):
-    """:func:`multiproj.project_` for a tensor: project ``y`` in place and return ``y``.
-
-    The projection is written into ``y``'s storage (same object, same ``data_ptr``; CPU
-    tensors through a NumPy view, device tensors by torch operations with ``out=y``) under
-    ``torch.no_grad()``, so it works on leaf tensors and ``nn.Parameter`` objects that
-    require grad, and optimiser state keyed on the parameter stays valid.
-    """
-    m = method if isinstance(method, Method) else get_method(method)
-    ball = parse_ball(ball)
-    radius = check_radius(radius)
+def check_inplace(y) -> None:
+    """TypeError unless ``y`` is a float32 or float64 tensor (:func:`multiproj.project_`)."""
     if not isinstance(y, torch.Tensor) or y.dtype not in _FLOATS:
         raise TypeError(
             "project_ needs a float32 or float64 tensor (or numpy.ndarray) to write into. "
             f"Got {type(y).__name__}" + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
             + " instead."
         )
-    with torch.no_grad():
-        project(y, radius, ball, method=m, axis=axis, levels=levels, out=y)
-    return y
 
 
-def norm(y, ball: Ball, *, axis=0, levels=None) -> float:
+def inplace():
+    """Context of an in-place projection: ``torch.no_grad()``, so that leaf tensors and
+    ``nn.Parameter`` objects that require grad are written in their own storage (same
+    object, same ``data_ptr``) and optimiser state keyed on them stays valid."""
+    return torch.no_grad()
+
+
+def norm(y: torch.Tensor, plan: Plan) -> float:
     """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device)."""
-    yt = _as_float_tensor(y)
+    yt = _detached(y)
     if yt.is_cpu:
-        return _api.norm(_numpy_view(yt), ball, axis=axis, levels=levels)
-    if levels is not None or ball.order > 2:  # multi-level norm, as in the NumPy API
-        from ._validation import check_levels
-
-        axes, levels = None, check_levels(levels, yt.ndim, ball)
-    else:
-        axes = _api._check_ball_axes(yt, ball, axis)
-    from ._torch_ops import norm as _norm
+        return cpu.norm(_numpy_view(yt), plan)
+    from .solvers import norm as _norm
 
     with torch.no_grad():
-        return _norm(yt, ball, axes=axes, levels=levels)
+        return _norm(yt, plan.ball, axes=plan.axes, levels=plan.levels)
 
 
-def prox(y, strength, norm, *, axis=0):
-    """:func:`multiproj.prox` for a tensor: the proximal operator of ``strength * ||.||``.
+def prox(y: torch.Tensor, lam: float, ball: Ball, axes):
+    """:func:`multiproj.prox` for a tensor: the proximal operator of ``lam * ||.||``.
 
-    CPU tensors run the NumPy implementation on a zero-copy view; device tensors use the
+    CPU tensors run the CPU implementation on a zero-copy view; device tensors use the
     Moreau decomposition ``prox_{s||.||}(y) = y - P_{s B_*}(y)`` with the projection onto
-    the dual-norm ball in torch operations (see :func:`multiproj._torch_ops.prox`).
+    the dual-norm ball in torch operations (see :func:`multiproj._torch.solvers.prox`).
     """
-    yt = _as_float_tensor(y)
+    yt = _detached(y)
     if yt.is_cpu:
-        from . import _prox
-
-        res = _prox.prox(_numpy_view(yt), strength, norm, axis=axis)
-        if np.may_share_memory(res, _numpy_view(yt)):
+        view = _numpy_view(yt)
+        res = cpu.prox(view, lam, ball, axes)
+        if np.may_share_memory(res, view):
             res = res.copy()
         return torch.from_numpy(np.asarray(res))
-    from ._torch_ops import prox as _prox_dev
+    from .solvers import prox as _prox_dev
 
-    strength = check_radius(strength, "strength")
-    ball = parse_ball(norm)
-    axes = _api._check_ball_axes(yt, ball, axis)
     with torch.no_grad():
-        return _prox_dev(yt, strength, ball, axes=axes)
+        return _prox_dev(yt, lam, ball, axes=axes)

@@ -1,5 +1,5 @@
 """The method registry: one entry per ``method=`` name, read by the API, the CLI and the
-benchmarks alike (STYLE s.3).  Kernels are named as ``"module:function"`` strings and
+benchmarks alike.  Solvers are named as ``"module:function"`` strings and
 imported on first use, so that ``import multiproj`` does not import Numba or torch.
 """
 
@@ -9,9 +9,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._validation import Ball
-
-BACKENDS = ("numpy", "torch")
+from .ball import Ball
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,10 @@ class Method:
         The balls it supports (the multi-level method supports every ``l1,q2,...,qk``;
         ``balls`` then lists examples and ``min_order`` says the rest).
     kernels : dict
-        Backend name -> ``"module:function"`` of its solver.
+        Backend name (``"numpy"`` for arrays and CPU tensors, ``"torch"`` for tensors on
+        another device) -> ``"module:function"`` of its solver, with the signature
+        ``solve(y, radius, ball, *, axes, levels, out)``.  A method without a ``"torch"``
+        solver runs its ``"numpy"`` solver on a host copy of a device tensor.
     """
 
     name: str
@@ -52,6 +53,12 @@ class Method:
 
 METHODS: dict[str, Method] = {}
 
+# The primitives interface: the functions (and the class) that both backends provide with
+# the same signatures, in multiproj._cpu.primitives and multiproj._torch.primitives.
+PRIMITIVES = (
+    "group_norms", "finite_group_norms", "outer_l1", "apply_group_radii", "soft_threshold", "L1Sums",
+)
+
 
 def register(method: Method) -> Method:
     METHODS[method.name] = method
@@ -59,6 +66,9 @@ def register(method: Method) -> Method:
 
 
 def get_method(name) -> Method:
+    """The registry entry of ``name`` (a Method is returned as it is)."""
+    if isinstance(name, Method):
+        return name
     if not isinstance(name, str) or name not in METHODS:
         raise ValueError(
             f"The 'method' parameter must be one of {sorted(METHODS)}. Got {name!r} instead."
@@ -72,8 +82,8 @@ register(
         summary="Euclidean projection onto the ball",
         balls=("l1", "l2", "linf", "l1,1", "l1,2", "l1,inf"),
         kernels={
-            "numpy": "multiproj._numpy:project_exact",
-            "torch": "multiproj._torch_ops:project_exact",
+            "numpy": "multiproj._cpu.solvers:project_exact",
+            "torch": "multiproj._torch.solvers:project_exact",
         },
     )
 )
@@ -83,8 +93,8 @@ register(
         summary="bi-level projection: group norms, one l1 projection, per-group projection",
         balls=("l1,inf", "l1,1", "l1,2"),
         kernels={
-            "numpy": "multiproj._numpy:project_bilevel",
-            "torch": "multiproj._torch_ops:project_bilevel",
+            "numpy": "multiproj._cpu.solvers:project_bilevel",
+            "torch": "multiproj._torch.solvers:project_bilevel",
         },
     )
 )
@@ -95,8 +105,8 @@ register(
         balls=("l1,inf", "l1,1", "l1,2", "l1,inf,inf", "l1,1,1", "l1,2,inf", "l1,inf,2,1"),
         min_order=2,
         kernels={
-            "numpy": "multiproj._numpy:project_multilevel",
-            "torch": "multiproj._torch_ops:project_multilevel",
+            "numpy": "multiproj._cpu.multilevel:project_multilevel",
+            "torch": "multiproj._torch.solvers:project_multilevel",
         },
     )
 )

@@ -40,10 +40,6 @@ class GroupLayout:
     canonical: tuple[int, int, int]  # (A, N, B)
     contiguous_run: bool  # False: a copy is needed to bring the reduced axes together
 
-    @property
-    def n_groups(self) -> int:
-        return self.canonical[0] * self.canonical[2]
-
     def view(self, arr: np.ndarray) -> np.ndarray | None:
         """Canonical view of ``arr`` (same shape as the layout), or None if a copy is needed."""
         if not self.contiguous_run:
@@ -90,3 +86,33 @@ def group_layout(arr: np.ndarray, reduce_axes: tuple[int, ...]) -> GroupLayout:
     g = math.prod(shape[keep[ax]] for ax in grp)
     n = math.prod(shape[keep[ax]] for ax in rd)
     return GroupLayout(shape, squeeze, tuple(grp + rd), (g, n, 1), False)
+
+
+# ------------------------------------------------- group values in keepdims (logical) order
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced ``axes`` set to length 1 (the shape of the group norms)."""
+    return tuple(1 if k in axes else s for k, s in enumerate(shape))
+
+
+def to_keepdims(lay: GroupLayout, vc: np.ndarray, red: tuple[int, ...]) -> np.ndarray:
+    """View the group values ``vc`` of layout ``lay`` (reducing ``red``; shape ``(A,)`` or
+    ``(A, B)``) as an array of the layout's full shape with the reduced axes set to length 1
+    (``keepdims`` style).
+
+    The view keeps the memory order of the layout, so a later ``group_layout`` of it finds
+    the remaining axes in the same order as in the original array (no transposed copy)."""
+    shape = lay.shape
+    keep = [k for k in range(len(shape)) if shape[k] != 1]
+    permuted = tuple(1 if keep[p] in red else shape[keep[p]] for p in lay.perm)
+    t = vc.reshape(permuted).transpose(np.argsort(lay.perm))
+    return t.reshape(tuple(1 if k in red else shape[k] for k in range(len(shape))))
+
+
+def to_canonical(lay: GroupLayout, k: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_keepdims`: a keepdims-shaped array of per-group values in the
+    canonical group order of ``lay`` (shape ``(A,)`` or ``(A, B)``), as a C-contiguous
+    float64 array (a copy only when the orders differ)."""
+    keep = [j for j in range(len(lay.shape)) if lay.shape[j] != 1]
+    A, _, B = lay.canonical
+    t = k.reshape(tuple(k.shape[j] for j in keep)).transpose(lay.perm)
+    return np.ascontiguousarray(t, dtype=np.float64).reshape((A,) if B == 1 else (A, B))

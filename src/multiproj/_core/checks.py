@@ -1,0 +1,178 @@
+"""Argument checks, done once at the public boundary.
+
+Input policy
+------------
+* ``y`` must be real.  float32 and float64 arrays are used as they are (float32 stays
+  float32).  Integer, boolean and float16 arrays, lists and scalars are converted to a new
+  float64 array (float16 to float32).  Complex, object and string data raise TypeError.
+* NaN or inf anywhere in ``y`` raises ValueError, detected during the first (read-only)
+  pass of the kernels, so nothing has been written when the error is raised.
+* ``radius`` (``strength`` for prox) must be a real number, finite and >= 0: ValueError
+  otherwise (TypeError when it is not a number at all).
+* Unknown ``ball`` or ``method``, an ``axis`` out of range or repeated, a mixed ball on a
+  0-D or 1-D input: ValueError naming the parameter.  ``out`` must be an array of the same
+  shape and of the result's dtype: TypeError or ValueError otherwise.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+from .ball import Ball
+
+
+def as_int(value, message: str) -> int:
+    """``value`` as an int (any integer type, not bool), else TypeError(``message``)."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(message)
+
+
+def _axis_of(a, ndim: int, name: str, given, what: str) -> int:
+    """One axis of an ``ndim``-D array, in ``range(ndim)``; ``given`` is the parameter's
+    value as passed (for the messages) and ``what`` what it must hold."""
+    a = as_int(a, f"The '{name}' parameter must {what}. Got {given!r} instead.")
+    if not -ndim <= a < ndim:
+        raise ValueError(
+            f"The '{name}' parameter must name axes of a {ndim}-D array "
+            f"(from {-ndim} to {ndim - 1}). Got {given!r} instead."
+        )
+    return a % ndim
+
+
+def check_radius(radius, name: str = "radius") -> float:
+    """Return ``radius`` as a float after checking it is finite and >= 0."""
+    if isinstance(radius, np.ndarray) and radius.ndim == 0:
+        radius = radius.item()
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
+        # objects that convert cleanly (e.g. one-element tensors) are accepted
+        item = getattr(radius, "item", None)
+        if callable(item) and getattr(radius, "ndim", 1) == 0:
+            return check_radius(item(), name)
+        raise TypeError(
+            f"The '{name}' parameter must be a finite real number >= 0. "
+            f"Got {radius!r} of type {type(radius).__name__} instead."
+        )
+    value = float(radius)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(
+            f"The '{name}' parameter must be a finite real number >= 0. Got {radius!r} instead."
+        )
+    return value
+
+
+def check_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
+    """Normalise an int or tuple of ints to sorted non-negative axes of an ``ndim`` array."""
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = [_axis_of(a, ndim, name, axis, "be an int or a tuple of ints") for a in items]
+    if len(set(out)) != len(out):
+        raise ValueError(f"The '{name}' parameter names an axis twice. Got {axis!r} instead.")
+    return tuple(sorted(out))
+
+
+def as_float_array(y, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a float32/float64 ndarray (no copy when it already is one)."""
+    if isinstance(y, np.ndarray) and y.dtype in (np.float32, np.float64):
+        return y
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"The '{name}' parameter must be a real array. Got {type(y).__name__}: {exc}") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return arr.astype(np.float64)
+    if kind == "f":
+        return arr.astype(np.float32 if arr.dtype.itemsize < 4 else np.float64)
+    raise TypeError(
+        f"The '{name}' parameter must be a real (float, int or bool) array. "
+        f"Got an array of dtype {arr.dtype} instead."
+    )
+
+
+def check_out(out, y: np.ndarray) -> np.ndarray | None:
+    """Check that ``out`` can receive a result for ``y``: same shape, same float dtype."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"The 'out' parameter must be a numpy.ndarray. Got {type(out).__name__} instead.")
+    if out.shape != y.shape:
+        raise ValueError(f"The 'out' parameter must have shape {y.shape}. Got shape {out.shape} instead.")
+    if out.dtype != y.dtype:
+        raise TypeError(f"The 'out' parameter must have dtype {y.dtype}. Got dtype {out.dtype} instead.")
+    if not out.flags.writeable:
+        raise ValueError("The 'out' parameter must be writeable. Got a read-only array.")
+    return out
+
+
+def raise_not_finite(name: str = "y") -> None:
+    raise ValueError(f"The '{name}' parameter must contain only finite values. Got NaN or inf.")
+
+
+def check_levels(levels, ndim: int, ball: Ball, name: str = "levels") -> tuple[tuple[int, ...], ...]:
+    """Normalise the ``levels`` of a multi-level ball to one sorted tuple of axes per level.
+
+    ``levels`` lists, from the outermost level to the innermost, the axis (int) or axes
+    (tuple of ints, flattened into one level) of an ``ndim``-D array that each level spans.
+    It must have one entry per norm of ``ball`` and name every axis exactly once.  None
+    means ``(0, 1, ..., ndim - 1)``, which needs ``ndim == ball.order``.
+    """
+    if ball.is_flat:
+        raise ValueError(
+            f"The '{name}' parameter needs a mixed ball such as 'l1,inf' or 'l1,inf,inf'. "
+            f"Got the flat ball {ball.name!r} with {name}={levels!r} instead."
+        )
+    k = ball.order
+    if levels is None:
+        if ndim != k:
+            raise ValueError(
+                f"The ball {ball.name!r} has {k} levels but the array is {ndim}-D; pass "
+                f"'{name}' (one axis or tuple of axes per level, outermost first) to say "
+                f"which axes each level spans. Got {name}=None instead."
+            )
+        return tuple((a,) for a in range(ndim))
+    if not isinstance(levels, (tuple, list)):
+        raise TypeError(
+            f"The '{name}' parameter must be a tuple with one axis (int) or tuple of axes per "
+            f"level, outermost first. Got {levels!r} of type {type(levels).__name__} instead."
+        )
+    if len(levels) != k:
+        raise ValueError(
+            f"The '{name}' parameter must have one entry per norm of the ball {ball.name!r} "
+            f"({k}). Got {levels!r} with {len(levels)} entries instead."
+        )
+    out = []
+    seen = []
+    for lvl in levels:
+        items = lvl if isinstance(lvl, (tuple, list)) else (lvl,)
+        if not items:
+            raise ValueError(f"The '{name}' parameter has an empty level. Got {levels!r} instead.")
+        axes = []
+        for a in items:
+            a = _axis_of(a, ndim, name, levels, "hold ints or tuples of ints")
+            if a in seen:
+                raise ValueError(f"The '{name}' parameter names axis {a} twice. Got {levels!r} instead.")
+            seen.append(a)
+            axes.append(a)
+        out.append(tuple(sorted(axes)))
+    missing = sorted(set(range(ndim)) - set(seen))
+    if missing:
+        raise ValueError(
+            f"The '{name}' parameter must name every axis of the {ndim}-D array exactly once; "
+            f"axes {missing} are missing. Got {levels!r} instead."
+        )
+    return tuple(out)
+
+
+def check_every(every) -> int:
+    """``every`` (project after every ``every``-th optimiser step) as an int >= 1."""
+    message = f"The 'every' parameter must be an int >= 1. Got {every!r} instead."
+    every = as_int(every, message)  # TypeError for a non-integer
+    if every < 1:
+        raise ValueError(message)
+    return every

@@ -1,0 +1,177 @@
+"""The CPU backend: the solvers of the registry on NumPy arrays, and the backend entry
+points that :mod:`multiproj._api` calls for arrays (CPU tensors reach the same solvers
+through :mod:`multiproj._torch.bridge`).
+
+Every solver has the signature ``solve(y, radius, ball, *, axes, levels, out)`` where ``y``
+is a float32/float64 ndarray, ``axes`` and ``levels`` come from the call's
+:class:`~multiproj._core.plan.Plan`, and ``out`` is None (allocate) or a checked array
+(possibly ``y`` itself).  It returns the result.  Non-finite input is detected in the
+first, read-only pass and raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .._core.ball import Ball, exact_form
+from .._core.checks import as_float_array, check_out, check_radius, raise_not_finite
+from .._core.plan import Plan
+from .groups import apply_group_radii, finite_group_norms, group_norms, outer_l1, run_on_groups
+from .layout import group_layout
+
+
+def _bilevel_on(xc: np.ndarray, oc: np.ndarray, radius: float, q: str) -> None:
+    if xc.size == 0:
+        return
+    v = finite_group_norms(xc, q)
+    # inside test with the same sum as ``norm``, so that a radius equal to the norm is
+    # always the identity
+    inside = float(v.sum()) <= radius
+    if not inside:
+        u, inside = outer_l1(v, radius)
+    if inside:
+        if oc is not xc:
+            oc[...] = xc
+        return
+    apply_group_radii(xc, oc, q, v, u)
+
+
+def project_bilevel(y, radius, ball: Ball, *, axes, levels=None, out=None):
+    """Bi-level projection onto the l1,q ball [MLP s.3]: norms, one l1 projection, per-group
+    projection."""
+    return run_on_groups(y, out, axes, lambda xc, oc: _bilevel_on(xc, oc, radius, ball.inner))
+
+
+def _flat_on(xc: np.ndarray, oc: np.ndarray, radius: float, q: str) -> None:
+    from ..kernels import l1 as k
+
+    if xc.size == 0:
+        return
+    x1, o1 = xc.reshape(-1), oc.reshape(-1)
+    fn = {"1": k.project_l1_flat, "2": k.project_l2_flat, "inf": k.project_linf_flat}[q]
+    if not fn(x1, radius, o1):
+        raise_not_finite()
+
+
+def project_flat(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
+    """Projection onto the l1, l2 or linf ball of ``y`` taken as one flat vector."""
+    return run_on_groups(y, out, tuple(range(y.ndim)), lambda xc, oc: _flat_on(xc, oc, radius, ball.norms[0]))
+
+
+def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
+    """Euclidean projection.  l1,1 is the flat l1 ball; l1,2 is exactly its bi-level
+    projection; l1,inf (the remaining ball the registry allows) has its own exact solver."""
+    how, b = exact_form(ball)
+    if how != "exact":
+        solve = project_flat if how == "flat" else project_bilevel
+        return solve(y, radius, b, axes=axes, out=out)
+    return run_on_groups(y, out, axes, lambda xc, oc: _exact_l1inf_on(xc, oc, radius))
+
+
+def _exact_l1inf_on(xc: np.ndarray, oc: np.ndarray, radius: float) -> None:
+    """Exact l1,inf projection of a canonical view (see :mod:`multiproj.kernels.l1inf`)."""
+    from ..kernels.l1inf import project_on
+
+    if xc.size == 0:
+        return
+    if not project_on(xc, oc, radius):
+        raise_not_finite()
+
+
+# --------------------------------------------------------------------------- norms
+def norm_of(y: np.ndarray, ball: Ball, *, axes=None, levels=None) -> float:
+    """The norm of ``y`` for a flat or mixed ball; with ``levels`` (checked by the API) the
+    multi-level norm of [MLP s.4]."""
+    if levels is not None:
+        from .multilevel import multilevel_norm
+
+        return multilevel_norm(y, ball, levels)
+    if y.size == 0:
+        return 0.0
+    if ball.is_flat:
+        lay = group_layout(y, tuple(range(y.ndim)))
+        v = finite_group_norms(lay.gather(y), ball.norms[0])
+        return float(v.sum())
+    lay = group_layout(y, axes)
+    return float(finite_group_norms(lay.gather(y), ball.inner).sum())
+
+# --------------------------------------------------------------------------- prox
+def prox(y: np.ndarray, lam: float, ball: Ball, axes) -> np.ndarray:
+    """Proximal operator of ``lam * ||.||_ball`` for l1 (``axes`` None), l1,2 and l1,inf
+    (see :func:`multiproj.prox`); a new array."""
+    if y.size == 0:
+        return y.copy()
+    axes = tuple(range(y.ndim)) if axes is None else axes
+    return run_on_groups(y, None, axes, lambda xc, oc: _prox_on(xc, oc, lam, ball.inner))
+
+
+def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
+    """Prox on a canonical view; ``oc`` may be ``xc`` (a private gathered copy)."""
+    if q == "1":
+        from ..kernels.l1 import soft_threshold_into
+
+        x1 = xc.reshape(-1)
+        if not np.isfinite(group_norms(x1.reshape(1, -1, 1), "1")).all():
+            raise_not_finite()
+        soft_threshold_into(x1, lam, oc.reshape(-1))
+        return
+    A, _, B = xc.shape
+    shape = (A, B) if B > 1 else (A,)
+    if q == "2":
+        v = finite_group_norms(xc, "2")
+        apply_group_radii(xc, oc, "2", v, np.maximum(v - lam, 0.0))
+        return
+    # l1,inf: clip every group at the threshold of its own l1 projection of radius lam
+    from ..kernels.l1inf import l1_thresholds_cols, l1_thresholds_rows
+
+    s = finite_group_norms(xc, "1").reshape(-1)
+    m = group_norms(xc, "inf").reshape(-1)
+    tau = np.empty(A * B)
+    if B > 1:
+        l1_thresholds_cols(xc, lam, tau)
+    else:
+        l1_thresholds_rows(xc[:, :, 0], lam, tau)
+    # inside the l1 ball the whole group is its own projection: the prox is 0
+    tau[s <= lam] = 0.0
+    if lam == 0.0:
+        tau = m
+    apply_group_radii(xc, oc, "inf", m.reshape(shape), tau.reshape(shape))
+
+
+# --------------------------------------------------------------------------- backend entry points
+as_array = as_float_array
+
+
+def solve(y: np.ndarray, radius: float, plan: Plan, out=None) -> np.ndarray:
+    """Run the registry's CPU solver of ``plan`` on the checked array ``y``."""
+    if y.size == 0:
+        return y.copy() if out is None else out
+    return plan.method.solver("numpy")(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=out)
+
+
+def project(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
+    """:func:`multiproj.project` of the float array ``y`` (from :func:`as_array`)."""
+    return solve(y, check_radius(radius), plan, check_out(out, y))
+
+
+def norm(y: np.ndarray, plan: Plan) -> float:
+    """:func:`multiproj.norm` of the float array ``y``."""
+    return norm_of(y, plan.ball, axes=plan.axes, levels=plan.levels)
+
+
+def check_inplace(y) -> None:
+    """TypeError unless ``y`` can receive its own projection (:func:`multiproj.project_`)."""
+    if not isinstance(y, np.ndarray) or y.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            "project_ needs a float32 or float64 numpy.ndarray (or torch tensor) to write "
+            f"into. Got {type(y).__name__}"
+            + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
+            + " instead."
+        )
+
+
+def inplace():
+    """Context of an in-place projection (nothing to set up for arrays)."""
+    return contextlib.nullcontext()
