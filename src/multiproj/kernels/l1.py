@@ -147,27 +147,41 @@ def l1_threshold(y, radius, buf):
         k += keep
         s += a if keep else 0.0
     cnt = k
-    if cnt == 0:  # radius below the rounding of ||y||_1: only the largest entry moves
-        m = 0.0
-        for i in range(n):
-            m = max(m, abs(y[i]))
-        return max(m - radius, 0.0), True
-    # Michelot passes on the shrinking candidate set
-    while True:
+    # Michelot passes on the shrinking candidate set.  A pass that keeps nothing (tau
+    # rounded above every candidate: the radius is below the rounding of their sum, e.g.
+    # equal entries) has overwritten the set; Condat's algorithm then runs on every entry.
+    restart = cnt == 0
+    while not restart:
         tau = (s - radius) / cnt
         k, s = _filter(buf, cnt, tau)
-        if k == cnt or k == 0:
+        if k == 0:
+            restart = True
+            break
+        if k == cnt:
             break
         if k > 0.9 * cnt and k > 64:
             tau, cnt = _condat(buf, k, radius)
             break
         cnt = k
-    # exact threshold from the active set (repeat while rounding moves an element across)
+    if restart:
+        for i in range(n):
+            buf[i] = abs(y[i])
+        tau, cnt = _condat(buf, n, radius)
+    # exact threshold from the active set (repeat while rounding moves an element across),
+    # with a compensated sum (Neumaier): the error of tau is then a few ulps of tau
+    # whatever the size of the set, even when the radius is far below the rounding of the
+    # sum (tau = sum / cnt - radius / cnt with the second term below an ulp of the first)
     for _ in range(4):
         s = 0.0
+        c = 0.0
         for i in range(cnt):
-            s += buf[i]
-        tau = (s - radius) / cnt
+            a = buf[i]
+            t = s + a
+            c += ((s - t) + a) if s >= a else ((a - t) + s)
+            s = t
+        d = s - radius  # Fast2Sum (s >= radius > 0): d + e == s - radius exactly
+        e = (s - d) - radius
+        tau = (d + (e + c)) / cnt
         k, _s = _filter(buf, cnt, tau)
         if k == cnt or k == 0:
             break
@@ -214,11 +228,96 @@ def l1_norm_flat(y):
     return s
 
 
+# A float64 sum of squares s >= 2**-968 lost nothing to underflow: squares below the
+# normal range (2**-1022) are off by at most 2**-1075 each, n 2**-107 of s in all.  A
+# smaller s (every entry below about 1e-146), or an s that overflowed (an entry above about
+# 1e154), is recomputed on entries scaled by the largest magnitude (``l2_scaled_*``).
+# float32 data square in float64 without reaching either end.
+L2_SAFE_LOW = 2.0**-968
+
+
+@njit(**JIT_OPTIONS)
+def l2_needs_scaling(s):
+    """True when the float64 sum of squares ``s`` may have underflowed or overflowed (or is
+    NaN): the norm is then recomputed by an ``l2_scaled_*`` function."""
+    return not (s >= L2_SAFE_LOW and s < np.inf)
+
+
+@njit(**JIT_OPTIONS)
+def l2_scaled_row(x, g):
+    """``||x[g, :]||_2`` of a 2-D array with scaling (see :func:`l2_scaled_vec`)."""
+    N = x.shape[1]
+    m = 0.0
+    chk = 0.0
+    for i in range(N):
+        a = abs(np.float64(x[g, i]))
+        chk += a - a
+        m = a if a > m else m
+    if chk != 0.0:
+        return np.nan
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for i in range(N):
+        t = np.float64(x[g, i]) / m
+        s += t * t
+    return m * np.sqrt(s)
+
+
+@njit(**JIT_OPTIONS)
+def l2_scaled_vec(x):
+    """``||x||_2`` of a 1-D array as ``m * sqrt(sum((x / m)^2))`` with ``m = max |x|``: no
+    square underflows or overflows.  NaN/inf in ``x`` gives NaN."""
+    n = x.shape[0]
+    m = 0.0
+    chk = 0.0
+    for i in range(n):
+        a = abs(np.float64(x[i]))
+        chk += a - a
+        m = a if a > m else m
+    if chk != 0.0:
+        return np.nan
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for i in range(n):
+        t = np.float64(x[i]) / m
+        s += t * t
+    return m * np.sqrt(s)
+
+
+@njit(**JIT_OPTIONS)
+def l2_scaled_col(x, a, b):
+    """``||x[a, :, b]||_2`` of a 3-D array with scaling (see :func:`l2_scaled_vec`)."""
+    N = x.shape[1]
+    m = 0.0
+    chk = 0.0
+    for i in range(N):
+        t = abs(np.float64(x[a, i, b]))
+        chk += t - t
+        m = t if t > m else m
+    if chk != 0.0:
+        return np.nan
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for i in range(N):
+        t = np.float64(x[a, i, b]) / m
+        s += t * t
+    return m * np.sqrt(s)
+
+
 @njit(**JIT_OPTIONS)
 def l2_norm_flat(y):
+    """``||y||_2`` in float64, exact to rounding at any magnitude: a plain sum of squares,
+    recomputed with scaling when it may have underflowed or overflowed.  NaN/inf in ``y``
+    gives NaN or inf."""
     s = 0.0
     for i in range(y.shape[0]):
-        s += float(y[i]) * float(y[i])
+        t = np.float64(y[i])
+        s += t * t
+    if l2_needs_scaling(s):
+        return l2_scaled_vec(y)
     return np.sqrt(s)
 
 
@@ -237,17 +336,9 @@ def linf_norm_flat(y):
 @njit(**JIT_OPTIONS)
 def project_l2_flat(y, radius, out):
     """Scale ``y`` onto the l2 ball: ``y * min(1, radius / ||y||_2)``."""
-    nrm = l2_norm_flat(y)
-    if not np.isfinite(nrm):
-        # NaN/inf in y, or squares that overflow: rescale by the largest magnitude
-        m = linf_norm_flat(y)
-        if not np.isfinite(m):
-            return False
-        s = 0.0
-        for i in range(y.shape[0]):
-            t = y[i] / m
-            s += t * t
-        nrm = m * np.sqrt(s)
+    nrm = l2_norm_flat(y)  # scaled where the squares underflow or overflow
+    if not np.isfinite(nrm):  # NaN/inf in y
+        return False
     if nrm <= radius:
         out[:] = y
     else:

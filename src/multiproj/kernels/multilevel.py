@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .grouped import _ABS_BITS64, _row_norm
+from .grouped import _ABS_BITS64, _row_norm, l2_needs_scaling, l2_scaled_vec
 from .l1 import l1_threshold
 
 Q1, Q2, QINF = 1, 2, 3
@@ -67,15 +67,18 @@ def _vec_norm(x, q):
             a0 += abs(x[i])
         return a0 + a1
     while i + 2 <= n:
-        t0 = float(x[i])
-        t1 = float(x[i + 1])
+        t0 = np.float64(x[i])
+        t1 = np.float64(x[i + 1])
         a0 += t0 * t0
         a1 += t1 * t1
         i += 2
     if i < n:
-        t0 = float(x[i])
+        t0 = np.float64(x[i])
         a0 += t0 * t0
-    return np.sqrt(a0 + a1)
+    s = a0 + a1
+    if l2_needs_scaling(s):  # underflow or overflow of the squares: scale
+        return l2_scaled_vec(x)
+    return np.sqrt(s)
 
 
 @njit(**PARALLEL_OPTIONS)
