@@ -187,8 +187,8 @@ def check_inplace(y) -> None:
     """TypeError unless ``y`` can receive its own projection (:func:`multiproj.project_`)."""
     if not isinstance(y, np.ndarray) or y.dtype not in (np.float32, np.float64):
         raise TypeError(
-            "project_ needs a float32 or float64 numpy.ndarray (or torch tensor) to write "
-            f"into. Got {type(y).__name__}"
+            "The 'y' parameter of project_ must be a float32 or float64 numpy.ndarray (or "
+            f"torch tensor) to write into. Got {type(y).__name__}"
             + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
             + " instead."
         )

@@ -190,8 +190,8 @@ def check_inplace(y) -> None:
     """TypeError unless ``y`` is a float32 or float64 tensor (:func:`multiproj.project_`)."""
     if not isinstance(y, torch.Tensor) or y.dtype not in _FLOATS:
         raise TypeError(
-            "project_ needs a float32 or float64 tensor (or numpy.ndarray) to write into. "
-            f"Got {type(y).__name__}" + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
+            "The 'y' parameter of project_ must be a float32 or float64 tensor (or "
+            f"numpy.ndarray) to write into. Got {type(y).__name__}" + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
             + " instead."
         )
 

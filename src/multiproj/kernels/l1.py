@@ -171,22 +171,52 @@ def l1_threshold(y, radius, buf):
     # with a compensated sum (Neumaier): the error of tau is then a few ulps of tau
     # whatever the size of the set, even when the radius is far below the rounding of the
     # sum (tau = sum / cnt - radius / cnt with the second term below an ulp of the first)
+    s = 0.0
     for _ in range(4):
-        s = 0.0
-        c = 0.0
-        for i in range(cnt):
-            a = buf[i]
-            t = s + a
-            c += ((s - t) + a) if s >= a else ((a - t) + s)
-            s = t
-        d = s - radius  # Fast2Sum (s >= radius > 0): d + e == s - radius exactly
-        e = (s - d) - radius
-        tau = (d + (e + c)) / cnt
+        s, tau = _active_threshold(buf, cnt, radius)
         k, _s = _filter(buf, cnt, tau)
         if k == cnt or k == 0:
             break
         cnt = k
+    if radius < 16.0 * n * _EPS * s:
+        # The radius is below the rounding of the naive sums that Michelot's and Condat's
+        # comparisons use, which may then have dropped active entries.  A threshold
+        # computed from a subset of the active set lies below the true one, so Michelot's
+        # iteration over every entry, with compensated sums, climbs back to it.
+        for _ in range(16):
+            k = 0
+            for i in range(n):
+                a = abs(y[i])
+                if a > tau:
+                    buf[k] = a
+                    k += 1
+            s, tau_k = _active_threshold(buf, k, radius)
+            if k == cnt:
+                tau = tau_k
+                break
+            cnt = k
+            tau = tau_k
     return tau, True
+
+
+_EPS = np.finfo(np.float64).eps
+
+
+@njit(**JIT_OPTIONS)
+def _active_threshold(buf, cnt, radius):
+    """``(sum, (sum - radius) / cnt)`` for the values ``buf[:cnt]``, with a compensated sum
+    (Neumaier) and an exact ``sum - radius`` (Fast2Sum), so that the threshold is exact to
+    a few ulps whatever ``cnt``, even when ``radius`` is below the rounding of the sum."""
+    s = 0.0
+    c = 0.0
+    for i in range(cnt):
+        a = buf[i]
+        t = s + a
+        c += ((s - t) + a) if s >= a else ((a - t) + s)
+        s = t
+    d = s - radius  # Fast2Sum (s >= radius > 0): d + e == s - radius exactly
+    e = (s - d) - radius
+    return s, (d + (e + c)) / max(cnt, 1)
 
 
 @njit(**JIT_OPTIONS)
