@@ -354,3 +354,22 @@ def test_tensor_out_overlapping(case):
     out = cube.permute(*reversed(range(cube.ndim)))
     call(case, cube, out=out)
     np.testing.assert_allclose(out.numpy(), expected, **tolerance(np.float64))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("case", [c for c in PROJECT_CASES if not c.startswith("l1,inf/exact")])
+def test_cuda_out_overlapping_and_strided(case):
+    """The device path (torch operations): ``out`` sharing the input's storage goes
+    through a buffer; strided and expanded inputs give the host's result."""
+    shape = PROJECT_CASES[case][0]
+    n = int(np.prod(shape))
+    host = base(shape, np.float64, seed=8)
+    expected = call(case, host.copy())
+    buf = torch.zeros(n + 1, dtype=torch.float64, device="cuda")
+    y = buf[1:].view(shape)
+    y.copy_(torch.from_numpy(host))
+    out = buf[:n].view(shape)
+    assert call(case, y, out=out) is out
+    np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=1e-12, atol=1e-13)
+    t = torch.from_numpy(np.ascontiguousarray(np.transpose(host))).cuda().permute(*reversed(range(host.ndim)))
+    np.testing.assert_allclose(call(case, t).cpu().numpy(), expected, rtol=1e-12, atol=1e-13)
