@@ -1,4 +1,4 @@
-"""Every error path of the input policy (README, multiproj._validation)."""
+"""Every error path of the input policy (README, multiproj._core.checks)."""
 
 from __future__ import annotations
 

@@ -74,4 +74,4 @@ def prox(y, strength, ball, *, axis=0):
     backend = get_backend(y)
     y = backend.as_array(y)
     axes = resolve("exact", b, y.ndim, axis).axes  # None for the flat l1 norm
-    return backend.prox(y, lam, b, axes)
+    return backend.prox(y, lam, b, axes, strength)

@@ -1,7 +1,8 @@
-"""Vector kernels: the l1 ball (Condat's algorithm), the l2 ball and the l_inf ball.
+"""Vector kernels: the l1 threshold (Condat's algorithm), soft-thresholding, the l_q norm of
+a vector, and the projections onto the l1, l2 and l_inf balls of a flat vector.
 
 All functions trust their inputs (1-D float arrays, finite radius >= 0) and accumulate in
-float64 whatever the input dtype.
+float64 whatever the input dtype.  The group kernels call them on one group at a time.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._core.config import JIT_OPTIONS
+from .codes import ABS_BITS64, Q1, Q2, QINF
 
 
 @njit(**JIT_OPTIONS)
@@ -168,9 +170,8 @@ def l1_threshold(y, radius, buf):
             buf[i] = abs(y[i])
         tau, cnt = _condat(buf, n, radius)
     # exact threshold from the active set (repeat while rounding moves an element across),
-    # with a compensated sum (Neumaier): the error of tau is then a few ulps of tau
-    # whatever the size of the set, even when the radius is far below the rounding of the
-    # sum (tau = sum / cnt - radius / cnt with the second term below an ulp of the first)
+    # with a compensated sum: the error of tau is then a few ulps of tau whatever the size
+    # of the set, even when the radius is far below the rounding of the sum
     s = 0.0
     for _ in range(4):
         s, tau = _active_threshold(buf, cnt, radius)
@@ -191,11 +192,10 @@ def l1_threshold(y, radius, buf):
                     buf[k] = a
                     k += 1
             s, tau_k = _active_threshold(buf, k, radius)
+            tau = tau_k
             if k == cnt:
-                tau = tau_k
                 break
             cnt = k
-            tau = tau_k
     return tau, True
 
 
@@ -220,42 +220,100 @@ def _active_threshold(buf, cnt, radius):
 
 
 @njit(**JIT_OPTIONS)
+def soft_threshold(v, tau):
+    """``sign(v) * max(|v| - tau, 0)`` (identity for tau = 0, zero for tau = inf)."""
+    t = abs(v) - tau
+    return (t if v >= 0.0 else -t) if t > 0.0 else 0.0
+
+
+@njit(**JIT_OPTIONS)
 def soft_threshold_into(y, tau, out):
-    """``out = sign(y) * max(|y| - tau, 0)`` (identity for tau = 0, zeros for tau = inf)."""
+    """``out = sign(y) * max(|y| - tau, 0)`` for 1-D ``y``."""
     for i in range(y.shape[0]):
-        v = y[i]
-        t = abs(v) - tau
-        if t > 0.0:
-            out[i] = t if v >= 0.0 else -t
-        else:
-            out[i] = 0.0
+        out[i] = soft_threshold(y[i], tau)
 
 
 @njit(**JIT_OPTIONS)
-def project_l1_flat(y, radius, out):
-    """Project the 1-D ``y`` onto the l1 ball into ``out``; return False on NaN/inf input."""
-    n = y.shape[0]
-    if n == 0:
-        return True
-    buf = np.empty(n, dtype=np.float64)
-    tau, finite = l1_threshold(y, radius, buf)
-    if not finite:
-        return False
-    if radius == 0.0:
-        out[:] = 0.0
-    elif tau <= 0.0:
-        out[:] = y
-    else:
-        soft_threshold_into(y, tau, out)
-    return True
+def abs_bits_max(a, t):
+    """``max(a, |t|)`` on int64 bit patterns of float64 numbers (``a`` already has its sign
+    bit cleared).  With the sign bit cleared, the bit patterns of non-negative float64
+    numbers order like their values and NaN lies above inf, so an integer max is the bit
+    pattern of ``max |x|`` and propagates NaN by itself: no side check, and the loops that
+    call it vectorise without fast-math (the float max with a NaN check does not)."""
+    c = t & ABS_BITS64
+    return c if c > a else a
 
 
 @njit(**JIT_OPTIONS)
-def l1_norm_flat(y):
-    s = 0.0
-    for i in range(y.shape[0]):
-        s += abs(y[i])
-    return s
+def vec_norm(x, q):
+    """``||x||_q`` of a 1-D array in float64, ``q`` a code of :mod:`.codes`.  A NaN in ``x``
+    gives NaN, an inf gives inf or NaN: the result is finite exactly when ``x`` is.  The l2
+    norm is exact to rounding at any magnitude (rescaled when its squares underflow or
+    overflow)."""
+    N = x.shape[0]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    i = 0
+    if q == QINF:
+        # max is exact in any order; NaN (which max drops) is flagged on the side with an
+        # OR, which carries no floating-point latency chain
+        bad = False
+        while i + 4 <= N:
+            t0 = abs(x[i])
+            t1 = abs(x[i + 1])
+            t2 = abs(x[i + 2])
+            t3 = abs(x[i + 3])
+            bad |= (t0 != t0) | (t1 != t1) | (t2 != t2) | (t3 != t3)
+            a0 = t0 if t0 > a0 else a0
+            a1 = t1 if t1 > a1 else a1
+            a2 = t2 if t2 > a2 else a2
+            a3 = t3 if t3 > a3 else a3
+            i += 4
+        while i < N:
+            t0 = abs(x[i])
+            bad |= t0 != t0
+            a0 = t0 if t0 > a0 else a0
+            i += 1
+        if bad:
+            return np.nan
+        a0 = a0 if a0 > a1 else a1
+        a2 = a2 if a2 > a3 else a3
+        return a0 if a0 > a2 else a2
+    # sums with four accumulators: the additions do not wait on each other (fastmath is
+    # off, so the compiler keeps this order and the result does not depend on the thread
+    # count)
+    if q == Q1:
+        while i + 4 <= N:
+            a0 += abs(x[i])
+            a1 += abs(x[i + 1])
+            a2 += abs(x[i + 2])
+            a3 += abs(x[i + 3])
+            i += 4
+        while i < N:
+            a0 += abs(x[i])
+            i += 1
+        return (a0 + a1) + (a2 + a3)
+    # squares in float64 (np.float64: float() keeps float32 in Numba)
+    while i + 4 <= N:
+        t0 = np.float64(x[i])
+        t1 = np.float64(x[i + 1])
+        t2 = np.float64(x[i + 2])
+        t3 = np.float64(x[i + 3])
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        i += 4
+    while i < N:
+        t0 = np.float64(x[i])
+        a0 += t0 * t0
+        i += 1
+    s = (a0 + a1) + (a2 + a3)
+    if l2_needs_scaling(s):  # squares that underflowed or overflowed: scale
+        return l2_scaled_vec(x)
+    return np.sqrt(s)
 
 
 # A float64 sum of squares s >= 2**-968 lost nothing to underflow: squares below the
@@ -269,29 +327,8 @@ L2_SAFE_LOW = 2.0**-968
 @njit(**JIT_OPTIONS)
 def l2_needs_scaling(s):
     """True when the float64 sum of squares ``s`` may have underflowed or overflowed (or is
-    NaN): the norm is then recomputed by an ``l2_scaled_*`` function."""
+    NaN): the norm is then recomputed by :func:`l2_scaled_vec` or :func:`l2_scaled_col`."""
     return not (s >= L2_SAFE_LOW and s < np.inf)
-
-
-@njit(**JIT_OPTIONS)
-def l2_scaled_row(x, g):
-    """``||x[g, :]||_2`` of a 2-D array with scaling (see :func:`l2_scaled_vec`)."""
-    N = x.shape[1]
-    m = 0.0
-    chk = 0.0
-    for i in range(N):
-        a = abs(np.float64(x[g, i]))
-        chk += a - a
-        m = a if a > m else m
-    if chk != 0.0:
-        return np.nan
-    if m == 0.0:
-        return 0.0
-    s = 0.0
-    for i in range(N):
-        t = np.float64(x[g, i]) / m
-        s += t * t
-    return m * np.sqrt(s)
 
 
 @njit(**JIT_OPTIONS)
@@ -338,35 +375,28 @@ def l2_scaled_col(x, a, b):
 
 
 @njit(**JIT_OPTIONS)
-def l2_norm_flat(y):
-    """``||y||_2`` in float64, exact to rounding at any magnitude: a plain sum of squares,
-    recomputed with scaling when it may have underflowed or overflowed.  NaN/inf in ``y``
-    gives NaN or inf."""
-    s = 0.0
-    for i in range(y.shape[0]):
-        t = np.float64(y[i])
-        s += t * t
-    if l2_needs_scaling(s):
-        return l2_scaled_vec(y)
-    return np.sqrt(s)
-
-
-@njit(**JIT_OPTIONS)
-def linf_norm_flat(y):
-    m = 0.0
-    chk = 0.0
-    for i in range(y.shape[0]):
-        a = abs(y[i])
-        chk += a - a
-        if a > m:
-            m = a
-    return m + chk
+def project_l1_flat(y, radius, out):
+    """Project the 1-D ``y`` onto the l1 ball into ``out``; return False on NaN/inf input."""
+    n = y.shape[0]
+    if n == 0:
+        return True
+    buf = np.empty(n, dtype=np.float64)
+    tau, finite = l1_threshold(y, radius, buf)
+    if not finite:
+        return False
+    if radius == 0.0:
+        out[:] = 0.0
+    elif tau <= 0.0:
+        out[:] = y
+    else:
+        soft_threshold_into(y, tau, out)
+    return True
 
 
 @njit(**JIT_OPTIONS)
 def project_l2_flat(y, radius, out):
     """Scale ``y`` onto the l2 ball: ``y * min(1, radius / ||y||_2)``."""
-    nrm = l2_norm_flat(y)  # scaled where the squares underflow or overflow
+    nrm = vec_norm(y, Q2)  # scaled where the squares underflow or overflow
     if not np.isfinite(nrm):  # NaN/inf in y
         return False
     if nrm <= radius:
@@ -381,7 +411,7 @@ def project_l2_flat(y, radius, out):
 @njit(**JIT_OPTIONS)
 def project_linf_flat(y, radius, out):
     """Clip ``y`` to ``[-radius, radius]`` keeping signs."""
-    if not np.isfinite(linf_norm_flat(y)):
+    if not np.isfinite(vec_norm(y, QINF)):
         return False
     for i in range(y.shape[0]):
         v = y[i]
