@@ -13,9 +13,9 @@ through the API, the torch-operations solvers that CUDA tensors use).  Checked: 
 input untouched (unless it is ``out``), feasibility ``||x|| <= r (1 + c eps)`` (plus
 ``c eps ||y||`` where an outer l1 threshold is subtracted, plus the subnormal spacing),
 entry-wise agreement with the reference to ``c eps max|y|`` (``c = 16``), and the
-optimality certificate of the exact projections (``0 < r < 0.9 ||y||``, data in the
-normal range, relative gap within ``32 n eps``).  Prints the failures by class and exits
-1 if there is any.
+optimality certificate of the exact projections (``0.01 <= r / ||y|| < 0.9``, data in the
+normal range, relative gap within ``32 n eps`` in absolute value).  Prints the failures
+by class and exits 1 if there is any.
 """
 
 from __future__ import annotations
@@ -115,8 +115,6 @@ def torch_ops_project(t, r, ball, method, levels):
         return ops.project_multilevel(t, r, b, levels=levels)
     if method == "bilevel":
         return ops.project_bilevel(t, r, b, axes=(0,))
-    if ball == "l1,inf":
-        return None  # host fallback: the NumPy solver, covered by the numpy backend
     return ops.project_exact(t, r, b, axes=None if b.is_flat else (0,))
 
 
@@ -207,7 +205,7 @@ def one_case(rng, torch):
     fi = np.finfo(dt)
     if method == "exact" and 0.01 <= frac < 0.9 and big >= float(fi.smallest_normal) / e:
         gap = float(naive.ld_gap(a, x, r, ball))
-        assert -32 * e <= gap <= 32 * a.size * e, f"certificate gap {gap:.3g}"
+        assert abs(gap) <= 32 * a.size * e, f"certificate gap {gap:.3g}"
     return desc
 
 

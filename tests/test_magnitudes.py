@@ -115,7 +115,7 @@ def check_certificate(y, x, r, ball, c=32):
     if r == 0.0:
         return
     gap = float(naive.ld_gap(y, x, r, ball))
-    assert -c * eps(y.dtype) <= gap <= c * y.size * eps(y.dtype), f"gap {gap:.3g}"
+    assert abs(gap) <= c * y.size * eps(y.dtype), f"gap {gap:.3g}"
 
 
 # --------------------------------------------------------------------------- NumPy path
@@ -294,7 +294,7 @@ def _torch_ops_project(t, r, ball, method):
     return ops.project_exact(t, r, b, axes=None if b.is_flat else (0,))
 
 
-@pytest.mark.parametrize("ball,method", [bm for bm in FLAT_AND_MIXED if bm != ("l1,inf", "exact")])
+@pytest.mark.parametrize("ball,method", FLAT_AND_MIXED)
 @pytest.mark.parametrize("dtype,scale", [(np.float64, s) for s in SCALES64[::2]] + [(np.float32, s) for s in SCALES32])
 def test_torch_paths_at_every_magnitude(ball, method, dtype, scale):
     """CPU tensors through the public API (Numba kernels on a view) and the torch-operations
