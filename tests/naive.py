@@ -222,3 +222,254 @@ def prox_ref(y, lam, norm, axis=0):
         else:  # l1,inf: row minus its l1-ball projection of radius lam
             out[g] = row - proj_l1(row, lam)
     return back(out)
+
+
+# ------------------------------------------------ extended precision, any magnitude
+# The functions below compute in np.longdouble (80-bit on x86: 64-bit mantissa, exponents to
+# +-4932) after scaling the data by a power of two, so that neither squares nor sums
+# underflow or overflow whatever the magnitude of float32/float64 data (subnormals to the
+# largest finite values), also where longdouble is only float64.  Every projection and prox
+# here is positively homogeneous, P_{rB}(y) = s P_{(r/s)B}(y / s) for s > 0, and scaling by
+# a power of two is exact, so the scaled problem has the same solution.
+LD = np.longdouble
+
+
+def ld_scale(*arrays):
+    """A power of two ``s`` (a longdouble) close to the largest magnitude in ``arrays``
+    (1 when they are all zero)."""
+    m = max((float(np.max(np.abs(np.asarray(a, dtype=np.float64)))) if np.size(a) else 0.0) for a in arrays)
+    if m == 0.0:
+        return LD(1)
+    return np.ldexp(LD(1), int(np.frexp(m)[1]))
+
+
+def _ld(y, s):
+    return np.asarray(y).astype(LD) / s
+
+
+def ld_vec_norm(v, q):
+    """l_q norm of a longdouble vector (already scaled: entries at most about 1)."""
+    a = np.abs(np.asarray(v, dtype=LD).ravel())
+    if a.size == 0:
+        return LD(0)
+    if q == "1":
+        return np.sum(np.sort(a))  # increasing order: the small terms are not lost
+    if q == "2":
+        return np.sqrt(np.sum(np.sort(a * a)))
+    return np.max(a)
+
+
+def ld_proj_l1(v, r):
+    """Sort-based l1-ball projection (Duchi et al. 2008) in longdouble, signs kept."""
+    v = np.asarray(v, dtype=LD).ravel()
+    a = np.abs(v)
+    if ld_vec_norm(a, "1") <= r:
+        return v.copy()
+    if r == 0:
+        return np.zeros_like(v)
+    s = np.sort(a)[::-1]
+    cs = np.cumsum(s)
+    k = np.arange(1, len(s) + 1, dtype=LD)
+    idx = np.nonzero(s - (cs - r) / k > 0)[0]
+    rho = idx[-1] if idx.size else 0
+    tau = (cs[rho] - r) / (rho + 1)
+    return np.sign(v) * np.maximum(a - tau, LD(0))
+
+
+def ld_proj_l2(v, r):
+    v = np.asarray(v, dtype=LD)
+    n = ld_vec_norm(v, "2")
+    return v.copy() if n <= r else v * (r / n)
+
+
+def ld_proj_linf(v, r):
+    v = np.asarray(v, dtype=LD)
+    return np.clip(v, -r, r)
+
+
+LD_PROJ = {"1": ld_proj_l1, "2": ld_proj_l2, "inf": ld_proj_linf}
+
+
+def _ld_groups(y, axis):
+    """(G, N) longdouble matrix of the groups of ``y`` (rows) and the map back."""
+    y = np.asarray(y)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(a % y.ndim for a in axes)
+    rest = [k for k in range(y.ndim) if k not in axes]
+    perm = rest + list(axes)
+    t = np.transpose(y, perm)
+    gshape = t.shape[: len(rest)]
+    m = t.reshape(int(np.prod(gshape)), -1).astype(LD)
+
+    def back(mat):
+        return np.transpose(mat.reshape(t.shape), np.argsort(perm))
+
+    return m, back
+
+
+def ld_norm(y, ball, axis=0):
+    """``||y||_ball`` (flat ``"l1"``, ``"l2"``, ``"linf"`` or mixed ``"l1,q"``) in longdouble,
+    any magnitude."""
+    s = ld_scale(y)
+    z = _ld(y, s)
+    norms = ball[1:].split(",")
+    if len(norms) == 1:
+        return s * ld_vec_norm(z, norms[0])
+    m, _ = _ld_groups(z, axis)
+    return s * ld_vec_norm([ld_vec_norm(row, norms[1]) for row in m], "1")
+
+
+def ld_project(y, r, ball, method="exact", axis=0):
+    """Projection of float data ``y`` onto the ball of radius ``r`` in longdouble.
+
+    ``ball`` is ``"l1"``, ``"l2"``, ``"linf"``, ``"l1,1"``, ``"l1,2"`` or ``"l1,inf"``;
+    ``method`` ``"exact"`` or ``"bilevel"`` (the exact l1,1 ball is the flat l1 ball, the
+    exact l1,2 projection is its bi-level one, the exact l1,inf one is
+    :func:`ld_proj_l1inf`).  Returns a longdouble array of ``y``'s shape."""
+    y = np.asarray(y)
+    s = ld_scale(y)
+    z = _ld(y, s)
+    rs = LD(r) / s
+    norms = ball[1:].split(",")
+    if len(norms) == 1 or (method == "exact" and ball == "l1,1"):
+        x = LD_PROJ[norms[0]](z.ravel(), rs).reshape(y.shape)
+    elif method == "exact" and ball == "l1,inf":
+        x = _ld_proj_l1inf(z, rs, axis)
+    else:
+        q = norms[1]
+        m, back = _ld_groups(z, axis)
+        v = np.array([ld_vec_norm(row, q) for row in m], dtype=LD)
+        u = ld_proj_l1(v, rs)
+        x = back(np.stack([LD_PROJ[q](row, u[g]) for g, row in enumerate(m)]))
+    return x * s
+
+
+def _ld_l1_tau(a, theta):
+    a = np.sort(np.asarray(a, dtype=LD).ravel())[::-1]
+    if ld_vec_norm(a, "1") <= theta:
+        return LD(0)
+    if theta <= 0:
+        return a[0]
+    cs = np.cumsum(a)
+    k = np.arange(1, len(a) + 1, dtype=LD)
+    idx = np.nonzero(a > (cs - theta) / k)[0]
+    rho = idx[-1] if idx.size else 0
+    return (cs[rho] - theta) / (rho + 1)
+
+
+def _ld_proj_l1inf(z, r, axis):
+    """Exact l1,inf projection of the scaled longdouble ``z`` (see :func:`proj_l1inf`)."""
+    m, back = _ld_groups(z, axis)
+    a = np.abs(m)
+    if ld_vec_norm(a.max(axis=1), "1") <= r:
+        return back(m.copy())
+    if r == 0:
+        return back(np.zeros_like(m))
+    bps = {LD(0)}
+    for row in a:
+        for c in np.concatenate([row, [LD(0)]]):
+            bps.add(ld_vec_norm(np.maximum(row - c, LD(0)), "1"))
+    bps = np.array(sorted(bps), dtype=LD)
+
+    def F(theta):
+        return ld_vec_norm([_ld_l1_tau(row, theta) for row in a], "1")
+
+    lo, hi = 0, len(bps) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if F(bps[mid]) >= r:
+            lo = mid
+        else:
+            hi = mid
+    f0, f1 = F(bps[lo]), F(bps[hi])
+    theta = bps[lo] + (f0 - r) / (f0 - f1) * (bps[hi] - bps[lo])
+    mu = np.array([_ld_l1_tau(row, theta) for row in a], dtype=LD)
+    return back(np.sign(m) * np.minimum(a, mu[:, None]))
+
+
+def ld_multilevel(y, r, norms, levels=None):
+    """Multi-level projection [MLP s.4] in longdouble, any magnitude (see :func:`multilevel`)."""
+    y = np.asarray(y)
+    s = ld_scale(y)
+    levels = levels if levels is not None else range(y.ndim)
+    levels = [(lv,) if isinstance(lv, int) else tuple(lv) for lv in levels]
+    perm = [a % y.ndim for lv in levels for a in lv]
+    t = np.transpose(_ld(y, s), perm)
+    sizes = [int(np.prod([y.shape[a] for a in lv])) for lv in levels]
+    norms = tuple(norms)
+
+    def nrm(t, ns):
+        if t.ndim == 1:
+            return ld_vec_norm(t, ns[0])
+        return ld_vec_norm(np.array([nrm(t[j], ns[1:]) for j in range(t.shape[0])], dtype=LD), ns[0])
+
+    def proj(t, radius, ns):
+        if t.ndim == 1:
+            return LD_PROJ[ns[0]](t, radius)
+        v = np.array([nrm(t[j], ns[1:]) for j in range(t.shape[0])], dtype=LD)
+        u = LD_PROJ[ns[0]](v, radius)
+        return np.stack([proj(t[j], u[j], ns[1:]) for j in range(t.shape[0])])
+
+    x = proj(t.reshape(sizes), LD(r) / s, norms)
+    return np.transpose(x.reshape(t.shape), np.argsort(perm)) * s
+
+
+def ld_multilevel_norm(y, norms, levels=None):
+    """Multi-level norm in longdouble, any magnitude."""
+    y = np.asarray(y)
+    s = ld_scale(y)
+    levels = levels if levels is not None else range(y.ndim)
+    levels = [(lv,) if isinstance(lv, int) else tuple(lv) for lv in levels]
+    perm = [a % y.ndim for lv in levels for a in lv]
+    t = np.transpose(_ld(y, s), perm)
+    t = t.reshape([int(np.prod([y.shape[a] for a in lv])) for lv in levels])
+
+    def nrm(t, ns):
+        if t.ndim == 1:
+            return ld_vec_norm(t, ns[0])
+        return ld_vec_norm(np.array([nrm(t[j], ns[1:]) for j in range(t.shape[0])], dtype=LD), ns[0])
+
+    return s * nrm(t, tuple(norms))
+
+
+def ld_prox(y, lam, norm, axis=0):
+    """Proximal operators of ``lam * ||.||`` (l1, l1,2, l1,inf) in longdouble, from their
+    closed forms (see :func:`prox_ref`), any magnitude."""
+    y = np.asarray(y)
+    s = ld_scale(y)
+    z = _ld(y, s)
+    lam = LD(lam) / s
+    if norm == "l1":
+        return s * (np.sign(z) * np.maximum(np.abs(z) - lam, LD(0)))
+    m, back = _ld_groups(z, axis)
+    out = np.zeros_like(m)
+    for g, row in enumerate(m):
+        if norm == "l1,2":
+            n = ld_vec_norm(row, "2")
+            out[g] = row * max(LD(0), LD(1) - lam / n) if n > 0 else LD(0)
+        else:
+            out[g] = row - ld_proj_l1(row, lam)
+    return s * back(out)
+
+
+def ld_gap(y, x, r, ball, axis=0):
+    """Relative optimality certificate of section 6 in longdouble, scaled:
+    ``(r ||y - x||_* - <y - x, x>) / (r ||y - x||_*)`` for the l1, l2, linf, l1,1, l1,2 and
+    l1,inf balls (0 when ``y - x`` is 0).  It is >= 0 for a feasible ``x`` and 0 exactly at
+    the projection of a ``y`` outside the ball."""
+    s = ld_scale(y, x)
+    z = _ld(y, s)
+    w = _ld(x, s)
+    d = z - w
+    rs = LD(r) / s
+    dual = {"l1": ("inf",), "l2": ("2",), "linf": ("1",), "l1,1": ("inf",), "l1,2": ("1", "2"),
+            "l1,inf": ("1", "1")}[ball]
+    if len(dual) == 1:
+        dn = ld_vec_norm(d, dual[0])
+    else:
+        m, _ = _ld_groups(d, axis)
+        dn = max(ld_vec_norm(row, dual[1]) for row in m)
+    lhs = rs * dn
+    if lhs == 0:
+        return LD(0)
+    return (lhs - np.sum(d * w)) / lhs

@@ -73,5 +73,5 @@ def prox(y, strength, ball, *, axis=0):
     lam = check_radius(strength, "strength")
     backend = get_backend(y)
     y = backend.as_array(y)
-    axes = None if b.is_flat else resolve("exact", b, y.ndim, axis).axes
+    axes = resolve("exact", b, y.ndim, axis).axes  # None for the flat l1 norm
     return backend.prox(y, lam, b, axes, strength)

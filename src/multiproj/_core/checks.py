@@ -2,16 +2,39 @@
 
 Input policy
 ------------
-* ``y`` must be real.  float32 and float64 arrays are used as they are (float32 stays
-  float32).  Integer, boolean and float16 arrays, lists and scalars are converted to a new
-  float64 array (float16 to float32).  Complex, object and string data raise TypeError.
+* ``y`` must be real.  Its dtype is the one :func:`numpy.asarray` gives it: float32 and
+  float64 arrays are used as they are (no copy), and so are float32 scalars and lists of
+  float32 numbers (float32 in, float32 out); float16 becomes float32; integer and boolean
+  data, Python floats and lists of them become float64.  ``np.longdouble`` (float128)
+  raises TypeError: the kernels compute in float64 at most, and narrowing silently would
+  lose the precision the caller chose; convert with ``y.astype(np.float64)``.  Complex,
+  object and string data raise TypeError, and so do masked arrays (``numpy.ma``), whose
+  mask the projections cannot honour (fill or compress them first).
+* Any memory layout is read where it lies, without a hidden copy where the kernels only
+  read: read-only arrays, memory maps (``np.load(..., mmap_mode="r")``), ``np.frombuffer``,
+  broadcast (zero-stride) arrays, Fortran order, negative strides, non-contiguous slices.
+  ``y`` is never written unless it is ``out`` (or ``project_`` was called).
+* Magnitudes: every finite float32/float64 input is valid, subnormal to the largest
+  finite numbers.  l2-type norms are computed from a plain float64 sum of squares, and
+  again on entries scaled by the largest magnitude when that sum may have underflowed or
+  overflowed, so norms and projections are exact to rounding at any scale.
 * NaN or inf anywhere in ``y`` raises ValueError, detected during the first (read-only)
   pass of the kernels, so nothing has been written when the error is raised.
 * ``radius`` (``strength`` for prox) must be a real number, finite and >= 0: ValueError
-  otherwise (TypeError when it is not a number at all).
-* Unknown ``ball`` or ``method``, an ``axis`` out of range or repeated, a mixed ball on a
-  0-D or 1-D input: ValueError naming the parameter.  ``out`` must be an array of the same
-  shape and of the result's dtype: TypeError or ValueError otherwise.
+  otherwise (a number too large for a float, e.g. ``10**400``, included; TypeError when it
+  is not a number at all).
+* Unknown ``ball`` or ``method``, an ``axis`` out of range or repeated (flat balls
+  included), a mixed ball on a 0-D or 1-D input: ValueError naming the parameter.
+* ``out`` must be a writeable array of the same shape and of the result's dtype whose
+  elements have distinct memory locations (no zero or overlapping strides): TypeError or
+  ValueError otherwise.  It may be ``y`` itself (in place) or overlap ``y`` in any other
+  way (a shifted view, ``y.T``): the result is then computed into a buffer first and
+  copied, as NumPy's ufuncs do, so it is the same as with a separate ``out``.
+* torch tensors follow the same rules; tensors without data (the ``meta`` device) raise
+  TypeError.
+* Compiled kernels are cached on disk by Numba (next to the package, in the user's cache
+  directory, or in ``NUMBA_CACHE_DIR``).  Where none of these is writable the kernels are
+  compiled at every start, with one warning.
 """
 
 from __future__ import annotations
@@ -54,15 +77,28 @@ def check_radius(radius, name: str = "radius") -> float:
         # objects that convert cleanly (e.g. one-element tensors) are accepted
         item = getattr(radius, "item", None)
         if callable(item) and getattr(radius, "ndim", 1) == 0:
-            return check_radius(item(), name)
+            try:
+                value = item()
+            except Exception as exc:  # e.g. a tensor without data (meta device)
+                raise TypeError(
+                    f"The '{name}' parameter must be a finite real number >= 0. Got "
+                    f"{type(radius).__name__} whose value cannot be read ({exc})."
+                ) from None
+            return check_radius(value, name)
         raise TypeError(
             f"The '{name}' parameter must be a finite real number >= 0. "
             f"Got {radius!r} of type {type(radius).__name__} instead."
         )
-    value = float(radius)
+    try:
+        value = float(radius)
+    except OverflowError:  # e.g. 10**400: no float holds it
+        value = float("inf")
     if not np.isfinite(value) or value < 0:
+        shown = repr(radius)
+        if len(shown) > 40:  # 10**400 and the like
+            shown = f"{shown[:12]}...{shown[-4:]} ({len(shown)} characters; larger than any float)"
         raise ValueError(
-            f"The '{name}' parameter must be a finite real number >= 0. Got {radius!r} instead."
+            f"The '{name}' parameter must be a finite real number >= 0. Got {shown} instead."
         )
     return value
 
@@ -77,7 +113,14 @@ def check_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
 
 
 def as_float_array(y, name: str = "y") -> np.ndarray:
-    """Return ``y`` as a float32/float64 ndarray (no copy when it already is one)."""
+    """Return ``y`` as a float32/float64 ndarray (no copy when it already is one), with the
+    float dtype of ``np.asarray(y)`` (see the input policy above)."""
+    if isinstance(y, np.ma.MaskedArray):
+        raise TypeError(
+            f"The '{name}' parameter must be a plain array: masked arrays are not supported "
+            "(the projection would ignore the mask). Got a numpy.ma.MaskedArray; pass "
+            "y.filled(value) or y.compressed() instead."
+        )
     if isinstance(y, np.ndarray) and y.dtype in (np.float32, np.float64):
         return y
     try:
@@ -88,7 +131,13 @@ def as_float_array(y, name: str = "y") -> np.ndarray:
     if kind in "biu":
         return arr.astype(np.float64)
     if kind == "f":
-        return arr.astype(np.float32 if arr.dtype.itemsize < 4 else np.float64)
+        if arr.dtype.itemsize > 8:
+            raise TypeError(
+                f"The '{name}' parameter must be float32 or float64 (or convertible without "
+                f"loss). Got an array of dtype {arr.dtype} (np.longdouble), which the kernels "
+                "cannot compute in its own precision; convert it with y.astype(np.float64)."
+            )
+        return arr if arr.dtype.itemsize == 4 else arr.astype(np.float32 if arr.dtype.itemsize < 4 else np.float64)
     raise TypeError(
         f"The '{name}' parameter must be a real (float, int or bool) array. "
         f"Got an array of dtype {arr.dtype} instead."
@@ -107,7 +156,55 @@ def check_out(out, y: np.ndarray) -> np.ndarray | None:
         raise TypeError(f"The 'out' parameter must have dtype {y.dtype}. Got dtype {out.dtype} instead.")
     if not out.flags.writeable:
         raise ValueError("The 'out' parameter must be writeable. Got a read-only array.")
+    if has_internal_overlap(out.shape, out.strides, out.itemsize):
+        raise ValueError(
+            "The 'out' parameter must have distinct memory locations for its elements. Got "
+            f"an array with strides {out.strides} for shape {out.shape}, whose elements "
+            "share memory (e.g. a broadcast or as_strided view)."
+        )
     return out
+
+
+def has_internal_overlap(shape, strides, itemsize: int = 1) -> bool:
+    """True when two elements of an array of ``shape``, ``strides`` and ``itemsize`` (both
+    in bytes, or both in elements with ``itemsize=1``) share memory.
+
+    Strides that nest (sorted by size, each at least ``itemsize`` plus the extent of the
+    axes below it), as those of every array made by slicing, transposing or reshaping a
+    fresh one, cannot overlap; a zero stride on an axis of length > 1 always does.  Other
+    layouts (``as_strided`` views) are checked exactly, element by element, up to 2**22
+    elements, and counted as overlapping beyond."""
+    axes = sorted((abs(st), n) for n, st in zip(shape, strides) if n > 1)
+    extent = itemsize
+    nests = True
+    for st, n in axes:
+        if st == 0:
+            return True
+        if st < extent:
+            nests = False
+        extent += st * (n - 1)
+    if nests:
+        return False
+    if int(np.prod([n for _, n in axes], dtype=np.int64)) > 1 << 22:
+        return True
+    offsets = np.zeros(1, dtype=np.int64)
+    for st, n in axes:
+        offsets = (offsets[:, None] + np.arange(n, dtype=np.int64) * st).ravel()
+    offsets.sort()
+    return bool(np.any(np.diff(offsets) < itemsize))
+
+
+def flat_axis(axis, ndim: int, name: str = "axis") -> None:
+    """Check ``axis`` for a flat ball, which spans every axis of the array: None or axes of
+    an ``ndim``-D array (a 0-D array takes ``axis=0`` too); ValueError naming the
+    parameter for an axis the array does not have."""
+    if axis is None:
+        return
+    if ndim == 0:
+        if isinstance(axis, bool) or axis not in (0, -1, ()):
+            raise ValueError(f"The '{name}' parameter must be 0 or None for a 0-D array. Got {axis!r} instead.")
+        return
+    check_axes(axis, ndim, name)
 
 
 def raise_not_finite(name: str = "y") -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ball import Ball, parse_ball
-from .checks import check_axes, check_levels
+from .checks import check_axes, check_levels, flat_axis
 from .registry import Method, get_method
 
 
@@ -83,7 +83,8 @@ def resolve(method, ball, ndim: int, axis=0, levels=None) -> Plan:
     check_supports(m, b)
     if multilevel:  # 'axis' is not used: the levels say which axes every norm reduces
         return Plan(m, b, ndim, levels=check_levels(levels, ndim, b))
-    if b.is_flat:
+    if b.is_flat:  # one ball over every axis: 'axis' may only name axes that exist
+        flat_axis(axis, ndim)
         return Plan(m, b, ndim)
     if ndim < 2:
         raise ValueError(

@@ -147,11 +147,33 @@ def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
 as_array = as_float_array
 
 
+def overlaps(y: np.ndarray, out: np.ndarray) -> bool:
+    """True when ``out`` shares memory with ``y`` other than as the same view (same first
+    element and strides, which the solvers treat as in place).  Exact (``np.shares_memory``)
+    where that is cheap; counted as overlapping when the exact answer is too costly."""
+    if out is y or (
+        out.__array_interface__["data"][0] == y.__array_interface__["data"][0] and out.strides == y.strides
+    ):
+        return False
+    if not np.may_share_memory(y, out):
+        return False
+    try:
+        return bool(np.shares_memory(y, out, max_work=1 << 20))
+    except np.exceptions.TooHardError:
+        return True
+
+
 def solve(y: np.ndarray, radius: float, plan: Plan, out=None) -> np.ndarray:
-    """Run the registry's CPU solver of ``plan`` on the checked array ``y``."""
+    """Run the registry's CPU solver of ``plan`` on the checked array ``y``.  An ``out``
+    that overlaps ``y`` (a shifted view, ``y.T``, ...) receives a copy of the result
+    computed into a buffer, as NumPy's ufuncs do."""
     if y.size == 0:
         return y.copy() if out is None else out
-    return plan.method.solver("numpy")(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=out)
+    solver = plan.method.solver("numpy")
+    if out is not None and overlaps(y, out):
+        np.copyto(out, solver(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=None))
+        return out
+    return solver(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=out)
 
 
 def project(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
@@ -168,8 +190,8 @@ def check_inplace(y) -> None:
     """TypeError unless ``y`` can receive its own projection (:func:`multiproj.project_`)."""
     if not isinstance(y, np.ndarray) or y.dtype not in (np.float32, np.float64):
         raise TypeError(
-            "project_ needs a float32 or float64 numpy.ndarray (or torch tensor) to write "
-            f"into. Got {type(y).__name__}"
+            "The 'y' parameter of project_ must be a float32 or float64 numpy.ndarray (or "
+            f"torch tensor) to write into. Got {type(y).__name__}"
             + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
             + " instead."
         )

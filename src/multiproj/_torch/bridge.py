@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .._core.ball import Ball
-from .._core.checks import check_radius
+from .._core.checks import check_radius, has_internal_overlap
 from .._core.plan import Plan
 from .._core.registry import Method
 from .._cpu import solvers as cpu
@@ -54,6 +54,11 @@ def as_array(y, name: str = "y") -> torch.Tensor:
     if y.layout != torch.strided:
         raise TypeError(
             f"The '{name}' parameter must be a dense (strided) tensor. Got layout {y.layout} instead."
+        )
+    if y.device.type == "meta":
+        raise TypeError(
+            f"The '{name}' parameter must be a tensor with data (on the CPU or an accelerator). "
+            "Got a tensor on the 'meta' device, which has shapes but no values."
         )
     if y.dtype in _FLOATS:
         return y
@@ -78,7 +83,16 @@ def _numpy_view(t: torch.Tensor) -> np.ndarray:
 
 
 def _has_internal_overlap(t: torch.Tensor) -> bool:
-    return any(s == 0 and n > 1 for s, n in zip(t.stride(), t.shape))
+    return has_internal_overlap(tuple(t.shape), t.stride())
+
+
+def _overlaps(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when ``b`` shares storage with ``a`` other than as the same view (same first
+    element and strides: in place).  Storage sharing is enough: the result then goes
+    through a buffer."""
+    if a.data_ptr() == b.data_ptr() and a.stride() == b.stride():
+        return False
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
 
 
 def _check_out(out, y: torch.Tensor) -> torch.Tensor | None:
@@ -95,6 +109,10 @@ def _check_out(out, y: torch.Tensor) -> torch.Tensor | None:
         )
     if out.dtype != y.dtype:
         raise TypeError(f"The 'out' parameter must have dtype {y.dtype}. Got dtype {out.dtype} instead.")
+    if out.device.type == "meta":
+        raise TypeError(
+            "The 'out' parameter must be a tensor with storage. Got a tensor on the 'meta' device."
+        )
     if out.device != y.device:
         raise ValueError(
             f"The 'out' parameter must be on device {y.device}. Got device {out.device} instead."
@@ -148,6 +166,10 @@ def _project_detached(y: torch.Tensor, radius: float, plan: Plan, out=None):
     solver = _device_solver(plan.method)
     with torch.no_grad():
         target = None if out is None else out.detach()
+        if target is not None and _overlaps(yt, target):  # through a buffer
+            res = project(yt, radius, plan, None)
+            target.copy_(res)
+            return out
         if solver is None:
             from .solvers import host_fallback
 
@@ -184,8 +206,8 @@ def check_inplace(y) -> None:
     """TypeError unless ``y`` is a float32 or float64 tensor (:func:`multiproj.project_`)."""
     if not isinstance(y, torch.Tensor) or y.dtype not in _FLOATS:
         raise TypeError(
-            "project_ needs a float32 or float64 tensor (or numpy.ndarray) to write into. "
-            f"Got {type(y).__name__}" + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
+            "The 'y' parameter of project_ must be a float32 or float64 tensor (or "
+            f"numpy.ndarray) to write into. Got {type(y).__name__}" + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
             + " instead."
         )
 

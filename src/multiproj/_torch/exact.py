@@ -213,13 +213,24 @@ def project_exact_l1inf(y: torch.Tensor, radius: float, axes, out: torch.Tensor 
         return _finish(y, y, out)
     a, kshape = _canonical(y, axes)
     # one read: sum of the group maxima (NaN/inf propagate into it)
-    total = float(a.amax(dim=1).sum(dtype=torch.float64))
+    gmax = a.amax(dim=1)
+    total = float(gmax.sum(dtype=torch.float64))
     if not math.isfinite(total):
         raise_not_finite()
     if radius == 0.0:
         return torch.zeros_like(y) if out is None else out.zero_()
     if total <= radius:
         return _finish(y, y, out)
+    # The projection is positively homogeneous: with data far from 1 (subnormal, or sums of
+    # breakpoints that could overflow), solve for a / s and radius / s, s a power of two
+    # near max |y| (exact scaling), and scale the thresholds back.
+    big = float(gmax.max())
+    if not 2.0**-500 < big < 2.0**500:
+        s = math.ldexp(1.0, math.frexp(big)[1])
+        mu = exact_l1inf_thresholds(a.to(torch.float64) / s, radius / s) * s
+        mu = mu.to(y.dtype).reshape(kshape)
+        del a
+        return torch.clamp(y, -mu, mu, out=out)
     mu = exact_l1inf_thresholds(a, radius).to(y.dtype).reshape(kshape)
     del a
     return torch.clamp(y, -mu, mu, out=out)

@@ -117,27 +117,59 @@ def _round_down(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- primitives
+def l2_safe_low(dtype: torch.dtype) -> float:
+    """The smallest l2 norm that a plain sum of squares in ``dtype`` gives to rounding: above
+    it the squares that underflowed (below the normal range) weigh less than n 2**-p of the
+    sum (p the precision)."""
+    fi = torch.finfo(dtype)
+    return math.sqrt(fi.smallest_normal / fi.eps)
+
+
+def _l2_rescaled(y: torch.Tensor, v: torch.Tensor, axes) -> torch.Tensor:
+    """``v`` (plain l2 norms, keepdim shape) with the groups whose sum of squares may have
+    underflowed or overflowed recomputed as ``m ||y_g / m||_2``, ``m = max |y_g|`` (float64).
+    Groups of zeros keep 0; NaN/inf stays non-finite."""
+    v = v.to(torch.float64)
+    m = torch.amax(y.abs(), dim=axes, keepdim=True)
+    redo = ~((v >= l2_safe_low(y.dtype)) & (v < math.inf)) & (m > 0)
+    if not bool(redo.any()):
+        return v
+    scale = torch.where(redo, m, torch.ones_like(m))
+    vs = torch.linalg.vector_norm(y / scale, ord=2.0, dim=axes, keepdim=True).to(torch.float64)
+    return torch.where(redo, vs * m.to(torch.float64), v)
+
+
+def _l2_ok(v: torch.Tensor, dtype: torch.dtype) -> bool:
+    """One host sync: every plain l2 norm in ``v`` is in the range where it is exact."""
+    return bool(((v >= l2_safe_low(dtype)) & (v < math.inf)).all())
+
+
 def group_norms(y: torch.Tensor, q: str, axes: tuple[int, ...]) -> torch.Tensor:
     """Inner norms ``v_g = ||y_g||_q`` of the groups (slices along the dims not in ``axes``).
 
     Returns a float64 tensor with ``keepdim=True`` shape: the reduced ``dims`` have length
-    1, so it broadcasts against ``y``.  NaN/inf in a group makes its norm non-finite.
+    1, so it broadcasts against ``y``.  NaN/inf in a group makes its norm non-finite.  l2
+    norms are exact to rounding at any magnitude: the groups whose plain sum of squares
+    (in ``y``'s dtype) may have underflowed or overflowed are recomputed with scaling
+    (a second pass, only then).
     """
     v = torch.linalg.vector_norm(y, ord=_ORD[q], dim=axes, keepdim=True)
+    if q == "2" and not _l2_ok(v, y.dtype):
+        return _l2_rescaled(y, v, axes)
     return v.to(torch.float64)
 
 
 def finite_group_norms(y: torch.Tensor, q: str, axes: tuple[int, ...]) -> torch.Tensor:
-    """:func:`group_norms`, raising ValueError when ``y`` holds NaN or inf (one host sync).
-
-    An l2 norm that overflows in float32 is recomputed in float64 before giving up.
-    """
-    v = group_norms(y, q, axes)
+    """:func:`group_norms`, raising ValueError when ``y`` holds NaN or inf (one host sync
+    when the l2 norms are in range)."""
+    if q == "2":
+        v = torch.linalg.vector_norm(y, ord=2.0, dim=axes, keepdim=True)
+        if _l2_ok(v, y.dtype):
+            return v.to(torch.float64)
+        v = _l2_rescaled(y, v, axes)
+    else:
+        v = group_norms(y, q, axes)
     if not bool(torch.isfinite(v).all()):
-        if q == "2" and y.dtype != torch.float64:
-            v = torch.linalg.vector_norm(y.to(torch.float64), ord=2.0, dim=axes, keepdim=True)
-            if bool(torch.isfinite(v).all()):
-                return v
         raise_not_finite()
     return v
 
@@ -182,7 +214,7 @@ def apply_group_radii(y, q: str, v: torch.Tensor, u: torch.Tensor, axes: tuple[i
         uu = u.to(y.dtype)
         return torch.clamp(y, -uu, uu, out=out)
     if q == "2":
-        f = torch.where(u <= 0, 0.0, torch.where(u >= v, 1.0, u / torch.clamp_min(v, 1e-300)))
+        f = torch.where(u <= 0, 0.0, torch.where(u >= v, 1.0, u / torch.where(v > 0, v, 1.0)))
         return torch.mul(y, f.to(y.dtype), out=out)
     # q == "1": per-group l1 projection; sort each group (moved to a row) once
     a, perm = _rows(y.abs(), axes)

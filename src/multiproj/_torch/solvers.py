@@ -36,6 +36,7 @@ from .primitives import (
     finite_group_norms,
     group_norms,
     l1_thresholds,
+    l2_safe_low,
     outer_l1,
     soft_threshold,
 )
@@ -74,11 +75,13 @@ def project_flat(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
         return torch.clamp(y, -radius, radius, out=out)
     if q == "2":
         nrm = float(torch.linalg.vector_norm(y, ord=2.0, dtype=torch.float64))
-        if not math.isfinite(nrm):  # NaN/inf, or float64 squares that overflow
+        if not (nrm >= l2_safe_low(torch.float64) and nrm < math.inf):
+            # NaN/inf, or float64 squares that underflow or overflow: scale by max |y|
             m = float(torch.linalg.vector_norm(y, ord=math.inf))
             if not math.isfinite(m):
                 raise_not_finite()
-            nrm = m * float(torch.linalg.vector_norm(y / m, ord=2.0, dtype=torch.float64))
+            if m > 0.0:
+                nrm = m * float(torch.linalg.vector_norm(y / m, ord=2.0, dtype=torch.float64))
         if nrm <= radius:
             return _finish(y, y, out)
         return torch.mul(y, radius / nrm, out=out)

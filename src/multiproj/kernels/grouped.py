@@ -18,7 +18,15 @@ from numba import njit, prange
 
 from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
 from .codes import Q1, Q2, QINF
-from .vector import abs_bits_max, l1_threshold, soft_threshold, soft_threshold_into, vec_norm
+from .vector import (
+    abs_bits_max,
+    l1_threshold,
+    l2_needs_scaling,
+    l2_scaled_col,
+    soft_threshold,
+    soft_threshold_into,
+    vec_norm,
+)
 
 _L1_CHUNK = 32  # columns gathered at once by the cols l1 kernels (fits in L2)
 
@@ -76,9 +84,13 @@ def group_norms_cols(x, q, v, nthreads):
             for i in range(N):
                 xi = x[a, i, b0:b1]
                 for k in range(b1 - b0):
-                    acc[k] += float(xi[k]) * float(xi[k])
+                    t = np.float64(xi[k])  # (float() keeps float32 in Numba)
+                    acc[k] += t * t
             for k in range(b1 - b0):
-                acc[k] = np.sqrt(acc[k])
+                if l2_needs_scaling(acc[k]):  # squares that underflowed or overflowed
+                    acc[k] = l2_scaled_col(x, a, b0 + k)
+                else:
+                    acc[k] = np.sqrt(acc[k])
         v[a, b0:b1] = acc
 
 
@@ -116,14 +128,62 @@ def cols_linf64(xb, v, nthreads):
             vb[a, b0 + k] = m[k]
 
 
+@njit(**JIT_OPTIONS)
+def _radii_row_inplace(og, q, vg, ug, buf):
+    """Row ``og`` onto the l_q ball of radius ``ug`` in place (``vg`` its l_q norm): the
+    loops read and write one array, which the compiler vectorises."""
+    N = og.shape[0]
+    if ug <= 0.0:
+        og[:] = 0.0
+    elif ug >= vg:
+        return
+    elif q == QINF:
+        # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
+        cu = og.dtype.type(ug)
+        for i in range(N):
+            z = og[i] if og[i] < cu else cu
+            og[i] = z if z > -cu else -cu
+    elif q == Q2:
+        s = og.dtype.type(ug / vg)
+        for i in range(N):
+            og[i] = og[i] * s
+    else:
+        tau, _ = l1_threshold(og, ug, buf)
+        soft_threshold_into(og, tau, og)
+
+
+@njit(**JIT_OPTIONS)
+def _radii_row_into(xg, q, vg, ug, buf, og):
+    """Row ``xg`` (only read: it may be a read-only array) onto the l_q ball of radius
+    ``ug``, written into ``og``."""
+    N = xg.shape[0]
+    if ug <= 0.0:
+        og[:] = 0.0
+    elif ug >= vg:
+        og[:] = xg
+    elif q == QINF:
+        cu = xg.dtype.type(ug)
+        for i in range(N):
+            z = xg[i] if xg[i] < cu else cu
+            og[i] = z if z > -cu else -cu
+    elif q == Q2:
+        s = xg.dtype.type(ug / vg)
+        for i in range(N):
+            og[i] = xg[i] * s
+    else:
+        tau, _ = l1_threshold(xg, ug, buf)
+        soft_threshold_into(xg, tau, og)
+
+
 @njit(**PARALLEL_OPTIONS)
 def apply_radii_rows(x, q, v, u, out, inplace):
     """Second pass: project every row ``g`` onto the l_q ball of radius ``u[g]``.
 
     ``v[g]`` is the row's current l_q norm.  ``u[g] >= v[g]`` leaves the row unchanged,
-    ``u[g] == 0`` zeroes it.  ``inplace`` says that ``out`` is ``x`` itself: the loops then
-    touch one array only, which the compiler vectorises (with two arrays that overlap, its
-    run-time alias check falls back to scalar code).
+    ``u[g] == 0`` zeroes it.  ``inplace`` says that ``out`` is ``x`` itself: the rows are
+    then read and written through ``out`` alone, which the compiler vectorises (with two
+    arrays that overlap, its run-time alias check falls back to scalar code).  ``x`` is
+    never written, so it may be read-only.
     """
     G, N = x.shape
     nchunks = min(G, 256)
@@ -131,34 +191,18 @@ def apply_radii_rows(x, q, v, u, out, inplace):
     for c in prange(nchunks):
         buf = np.empty(N if q == Q1 else 1, dtype=np.float64)
         for g in range(c * step, min(G, (c + 1) * step)):
-            xg = x[g]
-            og = xg if inplace else out[g]
-            ug = u[g]
-            if ug <= 0.0:
-                og[:] = 0.0
-            elif ug >= v[g]:
-                if not inplace:
-                    og[:] = xg
-            elif q == QINF:
-                # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
-                cu = x.dtype.type(ug)
-                for i in range(N):
-                    z = xg[i] if xg[i] < cu else cu
-                    og[i] = z if z > -cu else -cu
-            elif q == Q2:
-                s = x.dtype.type(ug / v[g])
-                for i in range(N):
-                    og[i] = xg[i] * s
+            if inplace:
+                _radii_row_inplace(out[g], q, v[g], u[g], buf)
             else:
-                tau, _ = l1_threshold(xg, ug, buf)
-                soft_threshold_into(xg, tau, og)
+                _radii_row_into(x[g], q, v[g], u[g], buf, out[g])
 
 
 @njit(**PARALLEL_OPTIONS)
 def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
     """Second pass for the cols layout, q in {2, inf}: group ``(a, b)`` onto the l_q ball of
-    radius ``u[a, b]`` (``apply_l1_cols`` handles q = 1).  ``inplace``: ``out`` is ``x``
-    (see ``apply_radii_rows``)."""
+    radius ``u[a, b]`` (``apply_l1_cols`` handles q = 1).  ``inplace``: ``out`` is ``x``,
+    read and written through ``out`` alone (see ``apply_radii_rows``); ``x`` is never
+    written."""
     A, N, B = x.shape
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
@@ -175,18 +219,18 @@ def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
                 vb = v[a, b0 + k]
                 f[k] = 0.0 if ub <= 0.0 else (1.0 if ub >= vb else ub / vb)
         for i in range(N):
-            xi = x[a, i, b0:b1]
+            oi = out[a, i, b0:b1]
             if inplace:
                 if q == QINF:
                     # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
                     for k in range(w):
-                        z = xi[k] if xi[k] < f[k] else f[k]
-                        xi[k] = z if z > -f[k] else -f[k]
+                        z = oi[k] if oi[k] < f[k] else f[k]
+                        oi[k] = z if z > -f[k] else -f[k]
                 else:
                     for k in range(w):
-                        xi[k] = xi[k] * f[k]
+                        oi[k] = oi[k] * f[k]
             else:
-                oi = out[a, i, b0:b1]
+                xi = x[a, i, b0:b1]
                 if q == QINF:
                     for k in range(w):
                         z = xi[k] if xi[k] < f[k] else f[k]

@@ -149,32 +149,74 @@ def l1_threshold(y, radius, buf):
         k += keep
         s += a if keep else 0.0
     cnt = k
-    if cnt == 0:  # radius below the rounding of ||y||_1: only the largest entry moves
-        m = 0.0
-        for i in range(n):
-            m = max(m, abs(y[i]))
-        return max(m - radius, 0.0), True
-    # Michelot passes on the shrinking candidate set
-    while True:
+    # Michelot passes on the shrinking candidate set.  A pass that keeps nothing (tau
+    # rounded above every candidate: the radius is below the rounding of their sum, e.g.
+    # equal entries) has overwritten the set; Condat's algorithm then runs on every entry.
+    restart = cnt == 0
+    while not restart:
         tau = (s - radius) / cnt
         k, s = _filter(buf, cnt, tau)
-        if k == cnt or k == 0:
+        if k == 0:
+            restart = True
+            break
+        if k == cnt:
             break
         if k > 0.9 * cnt and k > 64:
             tau, cnt = _condat(buf, k, radius)
             break
         cnt = k
-    # exact threshold from the active set (repeat while rounding moves an element across)
+    if restart:
+        for i in range(n):
+            buf[i] = abs(y[i])
+        tau, cnt = _condat(buf, n, radius)
+    # exact threshold from the active set (repeat while rounding moves an element across),
+    # with a compensated sum: the error of tau is then a few ulps of tau whatever the size
+    # of the set, even when the radius is far below the rounding of the sum
+    s = 0.0
     for _ in range(4):
-        s = 0.0
-        for i in range(cnt):
-            s += buf[i]
-        tau = (s - radius) / cnt
+        s, tau = _active_threshold(buf, cnt, radius)
         k, _s = _filter(buf, cnt, tau)
         if k == cnt or k == 0:
             break
         cnt = k
+    if radius < 16.0 * n * _EPS * s:
+        # The radius is below the rounding of the naive sums that Michelot's and Condat's
+        # comparisons use, which may then have dropped active entries.  A threshold
+        # computed from a subset of the active set lies below the true one, so Michelot's
+        # iteration over every entry, with compensated sums, climbs back to it.
+        for _ in range(16):
+            k = 0
+            for i in range(n):
+                a = abs(y[i])
+                if a > tau:
+                    buf[k] = a
+                    k += 1
+            s, tau_k = _active_threshold(buf, k, radius)
+            tau = tau_k
+            if k == cnt:
+                break
+            cnt = k
     return tau, True
+
+
+_EPS = np.finfo(np.float64).eps
+
+
+@njit(**JIT_OPTIONS)
+def _active_threshold(buf, cnt, radius):
+    """``(sum, (sum - radius) / cnt)`` for the values ``buf[:cnt]``, with a compensated sum
+    (Neumaier) and an exact ``sum - radius`` (Fast2Sum), so that the threshold is exact to
+    a few ulps whatever ``cnt``, even when ``radius`` is below the rounding of the sum."""
+    s = 0.0
+    c = 0.0
+    for i in range(cnt):
+        a = buf[i]
+        t = s + a
+        c += ((s - t) + a) if s >= a else ((a - t) + s)
+        s = t
+    d = s - radius  # Fast2Sum (s >= radius > 0): d + e == s - radius exactly
+    e = (s - d) - radius
+    return s, (d + (e + c)) / max(cnt, 1)
 
 
 @njit(**JIT_OPTIONS)
@@ -205,8 +247,9 @@ def abs_bits_max(a, t):
 @njit(**JIT_OPTIONS)
 def vec_norm(x, q):
     """``||x||_q`` of a 1-D array in float64, ``q`` a code of :mod:`.codes`.  A NaN in ``x``
-    gives NaN, an inf gives inf or NaN: the result is finite exactly when ``x`` is (up to
-    overflow of the l2 squares, which the l2 ball handles)."""
+    gives NaN, an inf gives inf or NaN: the result is finite exactly when ``x`` is.  The l2
+    norm is exact to rounding at any magnitude (rescaled when its squares underflow or
+    overflow)."""
     N = x.shape[0]
     a0 = 0.0
     a1 = 0.0
@@ -252,21 +295,83 @@ def vec_norm(x, q):
             a0 += abs(x[i])
             i += 1
         return (a0 + a1) + (a2 + a3)
+    # squares in float64 (np.float64: float() keeps float32 in Numba)
     while i + 4 <= N:
-        t0 = float(x[i])
-        t1 = float(x[i + 1])
-        t2 = float(x[i + 2])
-        t3 = float(x[i + 3])
+        t0 = np.float64(x[i])
+        t1 = np.float64(x[i + 1])
+        t2 = np.float64(x[i + 2])
+        t3 = np.float64(x[i + 3])
         a0 += t0 * t0
         a1 += t1 * t1
         a2 += t2 * t2
         a3 += t3 * t3
         i += 4
     while i < N:
-        t0 = float(x[i])
+        t0 = np.float64(x[i])
         a0 += t0 * t0
         i += 1
-    return np.sqrt((a0 + a1) + (a2 + a3))
+    s = (a0 + a1) + (a2 + a3)
+    if l2_needs_scaling(s):  # squares that underflowed or overflowed: scale
+        return l2_scaled_vec(x)
+    return np.sqrt(s)
+
+
+# A float64 sum of squares s >= 2**-968 lost nothing to underflow: squares below the
+# normal range (2**-1022) are off by at most 2**-1075 each, n 2**-107 of s in all.  A
+# smaller s (every entry below about 1e-146), or an s that overflowed (an entry above about
+# 1e154), is recomputed on entries scaled by the largest magnitude (``l2_scaled_*``).
+# float32 data square in float64 without reaching either end.
+L2_SAFE_LOW = 2.0**-968
+
+
+@njit(**JIT_OPTIONS)
+def l2_needs_scaling(s):
+    """True when the float64 sum of squares ``s`` may have underflowed or overflowed (or is
+    NaN): the norm is then recomputed by :func:`l2_scaled_vec` or :func:`l2_scaled_col`."""
+    return not (s >= L2_SAFE_LOW and s < np.inf)
+
+
+@njit(**JIT_OPTIONS)
+def l2_scaled_vec(x):
+    """``||x||_2`` of a 1-D array as ``m * sqrt(sum((x / m)^2))`` with ``m = max |x|``: no
+    square underflows or overflows.  NaN/inf in ``x`` gives NaN."""
+    n = x.shape[0]
+    m = 0.0
+    chk = 0.0
+    for i in range(n):
+        a = abs(np.float64(x[i]))
+        chk += a - a
+        m = a if a > m else m
+    if chk != 0.0:
+        return np.nan
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for i in range(n):
+        t = np.float64(x[i]) / m
+        s += t * t
+    return m * np.sqrt(s)
+
+
+@njit(**JIT_OPTIONS)
+def l2_scaled_col(x, a, b):
+    """``||x[a, :, b]||_2`` of a 3-D array with scaling (see :func:`l2_scaled_vec`)."""
+    N = x.shape[1]
+    m = 0.0
+    chk = 0.0
+    for i in range(N):
+        t = abs(np.float64(x[a, i, b]))
+        chk += t - t
+        m = t if t > m else m
+    if chk != 0.0:
+        return np.nan
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for i in range(N):
+        t = np.float64(x[a, i, b]) / m
+        s += t * t
+    return m * np.sqrt(s)
 
 
 @njit(**JIT_OPTIONS)
@@ -291,17 +396,9 @@ def project_l1_flat(y, radius, out):
 @njit(**JIT_OPTIONS)
 def project_l2_flat(y, radius, out):
     """Scale ``y`` onto the l2 ball: ``y * min(1, radius / ||y||_2)``."""
-    nrm = vec_norm(y, Q2)
-    if not np.isfinite(nrm):
-        # NaN/inf in y, or squares that overflow: rescale by the largest magnitude
-        m = vec_norm(y, QINF)
-        if not np.isfinite(m):
-            return False
-        s = 0.0
-        for i in range(y.shape[0]):
-            t = y[i] / m
-            s += t * t
-        nrm = m * np.sqrt(s)
+    nrm = vec_norm(y, Q2)  # scaled where the squares underflow or overflow
+    if not np.isfinite(nrm):  # NaN/inf in y
+        return False
     if nrm <= radius:
         out[:] = y
     else:
