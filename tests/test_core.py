@@ -344,3 +344,11 @@ def test_l1_adversarial_vectors(y, frac):
     np.testing.assert_allclose(x, ref, rtol=1e-9, atol=1e-9 * np.abs(y).max())
     # x = |y| - tau cancels: rounding in the certificate grows like eps * ||y||_1 / r
     assert naive.gap_l1(y, x, r) <= 1e-12 + 1e-13 / frac
+
+
+def test_l1_radius_far_below_rounding_with_a_zero_entry():
+    # the compensated recovery pass once found no entry above its threshold and returned y
+    y = np.array([0.0, 1.0])
+    x = multiproj.project(y, 1e-45, "l1")
+    assert np.abs(x).sum() <= 1e-45 * (1 + 1e-12)
+    assert x[0] == 0.0 and 0.0 <= x[1] <= 1e-45

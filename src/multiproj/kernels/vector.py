@@ -191,6 +191,8 @@ def l1_threshold(y, radius, buf):
                 if a > tau:
                     buf[k] = a
                     k += 1
+            if k == 0:  # nothing above tau: keep the threshold found so far
+                break
             s, tau_k = _active_threshold(buf, k, radius)
             tau = tau_k
             if k == cnt:
