@@ -24,7 +24,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 # %%
 # Double descent: 10 epochs, one bi-level projection at the radius that keeps the 20 % of
-# the columns of largest norm (``default_keep=0.2``), then 10 more epochs with the removed
+# the columns of largest norm (``keep=0.2``), then 10 more epochs with the removed
 # features frozen at zero. The same network without projection for comparison.
 settings = {
     "no projection": dict(ball=None),
@@ -32,7 +32,7 @@ settings = {
 }
 models = {}
 for name, kw in settings.items():
-    sae = SparseAutoencoderClassifier(**kw, default_keep=0.2, epochs=10, retrain_epochs=10,
+    sae = SparseAutoencoderClassifier(**kw, keep=0.2, epochs=10, retrain_epochs=10,
                                       batch_size=32, lr=1e-3, random_state=0)
     models[name] = make_pipeline(StandardScaler(), sae).fit(X_train, y_train)
     print(f"{name:16s} test accuracy {models[name].score(X_test, y_test):.3f}, "
