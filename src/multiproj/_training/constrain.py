@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import operator
 import re
 
 import torch
@@ -260,7 +259,7 @@ def _reraise(exc, prefix):
 def _build(i, rule, name, param, module, attr) -> _Entry:
     from .._radius import _check_keep
     from .._core.ball import parse_ball
-    from .._core.checks import check_levels, check_radius
+    from .._core.checks import check_every, check_levels, check_radius
     from .._core.plan import check_supports
     from .._core.registry import get_method
 
@@ -326,17 +325,10 @@ def _build(i, rule, name, param, module, attr) -> _Entry:
             raise _reraise(exc, f"{where}, field 'radius'") from None
     e.schedule = make_schedule(rule.get("schedule"), warmup=rule.get("warmup", 0),
                                steps=rule.get("steps", 0), where=where)
-    every = rule.get("every", 1)
-    msg = f"{where}, field 'every': expected an int >= 1. Got {every!r} instead."
-    if isinstance(every, bool):
-        raise TypeError(msg)
     try:
-        every = operator.index(every)
-    except TypeError:
-        raise TypeError(msg) from None
-    if every < 1:
-        raise ValueError(msg)
-    e.every = every
+        e.every = check_every(rule.get("every", 1))
+    except (TypeError, ValueError) as exc:
+        raise _reraise(exc, f"{where}, field 'every'") from None
     e.r0 = e.last_radius = e.frozen = None
     e.projections = 0
     e.freeze = rule.get("freeze", False)
