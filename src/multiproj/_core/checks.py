@@ -67,6 +67,53 @@ def check_radius(radius, name: str = "radius") -> float:
     return value
 
 
+def check_radii(radius, shape: tuple[int, ...], axes, flat: bool, ball: str, name: str = "radius"):
+    """The radius of a projection of an array of ``shape``: a float (:func:`check_radius`),
+    or, for batched flat balls spanning ``axes`` (None: one ball), a float64 array of the
+    batch shape (``shape`` without ``axes``) from an array that broadcasts to it or to its
+    keepdims form (``axes`` of length 1).  Entries must be finite and >= 0.  Mixed balls
+    take a number only."""
+    if isinstance(radius, bool) or isinstance(radius, numbers.Real):
+        return check_radius(radius, name)
+    if hasattr(radius, "detach") and hasattr(radius, "cpu"):  # a tensor, on any device
+        radius = radius.detach().cpu().numpy()
+    if getattr(radius, "ndim", None) == 0 or not isinstance(radius, (np.ndarray, list, tuple)):
+        return check_radius(radius, name)
+    try:
+        arr = np.asarray(radius, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"The '{name}' parameter must be a finite real number >= 0 or an array of them. "
+            f"Got {radius!r} instead."
+        ) from None
+    if not flat:
+        raise ValueError(
+            f"The '{name}' parameter must be a number for the mixed ball {ball!r}. Got an array "
+            f"of shape {arr.shape} instead; array radii are for the flat balls 'l1', 'l2' and "
+            "'linf', one per ball of a batch (see 'axis')."
+        )
+    if arr.size and not (np.isfinite(arr).all() and (arr >= 0).all()):
+        raise ValueError(
+            f"The '{name}' parameter must hold finite real numbers >= 0. Got {radius!r} instead."
+        )
+    axes = tuple(range(len(shape))) if axes is None else tuple(axes)
+    batch = tuple(n for k, n in enumerate(shape) if k not in axes)
+    keep = tuple(1 if k in axes else n for k, n in enumerate(shape))
+    for target in (batch, keep):
+        try:
+            out = np.broadcast_to(arr, target)
+        except ValueError:
+            continue
+        if not batch:
+            return float(out.reshape(()))
+        return out.reshape(batch)
+    raise ValueError(
+        f"The '{name}' parameter must be a number or an array that broadcasts to the batch "
+        f"shape {batch} (the shape of the data without the balls' axes {axes}) or to {keep}. "
+        f"Got an array of shape {arr.shape} instead."
+    )
+
+
 def check_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """Normalise an int or tuple of ints to sorted non-negative axes of an ``ndim`` array."""
     items = axis if isinstance(axis, (tuple, list)) else (axis,)

@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from .._core.ball import Ball
-from .._core.checks import check_radius
 from .._core.plan import Plan
 from .._core.registry import Method
 from .._cpu import solvers as cpu
@@ -122,7 +121,7 @@ def _device_solver(method: Method):
 def project(y: torch.Tensor, radius, plan: Plan, out=None):
     """:func:`multiproj.project` for the float tensor ``y`` (from :func:`as_array`) and the
     call's plan.  Returns a new tensor of ``y``'s dtype and device, or ``out``."""
-    radius = check_radius(radius)
+    radius = plan.radius(radius, tuple(y.shape))
     yt = _detached(y)
     out = _check_out(out, yt)
     if yt.is_cpu:  # Numba kernels on a zero-copy view
@@ -181,11 +180,13 @@ def inplace():
     return torch.no_grad()
 
 
-def norm(y: torch.Tensor, plan: Plan) -> float:
-    """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device)."""
+def norm(y: torch.Tensor, plan: Plan):
+    """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device);
+    for batched flat balls a float64 tensor of the batch shape on ``y``'s device."""
     yt = _detached(y)
     if yt.is_cpu:
-        return cpu.norm(_numpy_view(yt), plan)
+        res = cpu.norm(_numpy_view(yt), plan)
+        return torch.from_numpy(res) if isinstance(res, np.ndarray) else res
     from .solvers import norm as _norm
 
     with torch.no_grad():
