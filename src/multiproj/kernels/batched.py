@@ -41,6 +41,7 @@ from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
 _BLOCK = 32  # balls of the cols layout processed together (their buffers fit in L2)
 _MAX_PASSES = 12  # Michelot passes before the candidates are sorted
 _EPS = 2.220446049250313e-16
+_SHRINK = 1.0 - 8 * _EPS  # lowers a positive bound below the rounding of its difference
 # below this sum of squares (float64) a norm may have underflowed: recompute it scaled
 _TINY_SQ = 1e-280
 
@@ -58,21 +59,19 @@ def _twins(f):
 
 # --------------------------------------------------------------------------- l1 threshold
 @njit(**JIT_OPTIONS)
-def _lower_bound(s, m, r, n):
-    """A lower bound of the l1 threshold of a ball with ``sum(a) = s > r > 0``, ``max(a) = m``
-    and ``n`` entries, lowered by a margin that covers the rounding of ``s``, so that every
-    active entry lies strictly above it."""
-    lo = max(m - r, (s - r) / n)
-    return lo - (n + 16) * _EPS * m
-
-
-@njit(**JIT_OPTIONS)
-def _tau_of(buf, cnt, r):
-    """The threshold of the ball whose entries above a lower bound of the threshold are
-    ``buf[:cnt]`` (``cnt >= 1``, their sum exceeds ``r > 0``); ``buf`` is reordered."""
+def _tau_of(buf, cnt, r, lo):
+    """The threshold of a ball whose active entries are all in ``buf[:cnt]``, given a lower
+    bound ``lo`` of it (``r > 0``, and ``buf`` holds an entry above ``lo`` that is
+    active); ``buf`` is reordered."""
+    k = 0
     s = 0.0
     for i in range(cnt):
-        s += buf[i]
+        a = buf[i]
+        keep = a > lo
+        buf[k] = a
+        k += keep
+        s += a if keep else 0.0
+    cnt = k
     for _ in range(_MAX_PASSES):
         tau = (s - r) / cnt
         k = 0
@@ -107,58 +106,73 @@ def _row_l1_tau(x, g, r, buf):
     """``(tau, finite)`` of the l1 ball of row ``x[g]`` with radius ``r``.
 
     ``tau = -1`` marks a row inside its ball (kept as it is), ``tau = max|x[g]|`` a zero
-    radius (the row becomes 0)."""
+    radius (the row becomes 0).  Pass 1: sum and maximum (four independent accumulators
+    each; the maximum is exact in any order).  Pass 2: the entries above the lower bound
+    ``max(max|x| - r, (sum|x| - r) / n)`` (lowered below the rounding of the
+    differences) into ``buf``, a branch-free compaction."""
     N = x.shape[1]
+    xg = x[g]
     s0 = 0.0
     s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
     m0 = 0.0
     m1 = 0.0
-    chk = 0.0
+    m2 = 0.0
+    m3 = 0.0
     i = 0
-    while i + 2 <= N:
-        a0 = abs(float(x[g, i]))
-        a1 = abs(float(x[g, i + 1]))
-        chk += (a0 - a0) + (a1 - a1)
+    while i + 4 <= N:
+        a0 = abs(float(xg[i]))
+        a1 = abs(float(xg[i + 1]))
+        a2 = abs(float(xg[i + 2]))
+        a3 = abs(float(xg[i + 3]))
         s0 += a0
         s1 += a1
+        s2 += a2
+        s3 += a3
         m0 = a0 if a0 > m0 else m0
         m1 = a1 if a1 > m1 else m1
-        i += 2
+        m2 = a2 if a2 > m2 else m2
+        m3 = a3 if a3 > m3 else m3
+        i += 4
     while i < N:
-        a0 = abs(float(x[g, i]))
-        chk += a0 - a0
+        a0 = abs(float(xg[i]))
         s0 += a0
         m0 = a0 if a0 > m0 else m0
         i += 1
-    if chk != 0.0:  # NaN or inf: inf - inf is NaN, and NaN spreads
+    s = (s0 + s1) + (s2 + s3)
+    if not np.isfinite(s):  # NaN or inf (both reach the sum)
         return 0.0, False
-    s = s0 + s1
-    m = m0 if m0 > m1 else m1
     if s <= r:
         return -1.0, True
+    m = max(max(m0, m1), max(m2, m3))
     if r <= 0.0:
         return m, True
-    lo = _lower_bound(s, m, r, N)
+    lo = max(m - r, (s - r) / N)
+    lo = lo * _SHRINK if lo > 0.0 else lo
     k = 0
     for i in range(N):
-        a = abs(float(x[g, i]))
+        a = abs(float(xg[i]))
         buf[k] = a
         k += a > lo
-    return _tau_of(buf, k, r), True
+    return _tau_of(buf, k, r, -1.0), True
 
 
 @njit(**JIT_OPTIONS)
 def _row_soft(x, g, tau, out):
     """Row ``g`` of ``out`` = the soft threshold of ``x[g]`` at ``tau`` (``tau < 0``: copy)."""
     N = x.shape[1]
+    xg = x[g]
+    og = out[g]
     if tau < 0.0:
         for i in range(N):
-            out[g, i] = x[g, i]
+            og[i] = xg[i]
         return
     for i in range(N):
-        v = x[g, i]
+        v = xg[i]
         t = abs(float(v)) - tau
-        out[g, i] = (t if v >= 0 else -t) if t > 0.0 else 0.0
+        t = t if t > 0.0 else 0.0
+        og[i] = t if v >= 0 else -t
 
 
 def _l1_rows(x, r, tau, out, write):
@@ -196,68 +210,75 @@ soft_rows_serial, soft_rows_parallel = _twins(_soft_rows)
 
 # --------------------------------------------------------------------------- l1, cols layout
 @njit(**JIT_OPTIONS)
-def _cols_soft(x, a, b0, b1, tau, out):
-    """Columns ``b0:b1`` of slab ``a``: soft threshold at ``tau[k]`` (``< 0``: copy)."""
-    N = x.shape[1]
-    w = b1 - b0
-    for i in range(N):
+def _segment_soft(xi, tau, keep, out):
+    """One row segment: ``out[k]`` = the soft threshold of ``xi[k]`` at ``tau[k]``, or
+    ``xi[k]`` itself where ``keep`` (``keep`` None: no ball of the segment is kept)."""
+    w = xi.shape[0]
+    for k in range(w):
+        v = xi[k]
+        t = abs(float(v)) - tau[k]
+        t = t if t > 0.0 else 0.0
+        out[k] = t if v >= 0 else -t
+    if keep is not None:
         for k in range(w):
-            v = x[a, i, b0 + k]
-            tk = tau[k]
-            t = abs(float(v)) - tk
-            o = (t if v >= 0 else -t) if t > 0.0 else 0.0
-            out[a, i, b0 + k] = v if tk < 0.0 else o
+            if keep[k]:
+                out[k] = xi[k]
 
 
 @njit(**JIT_OPTIONS)
-def _cols_l1_tau(x, a, b0, b1, r, tau, s, m, lo, cnt, buf):
-    """Thresholds of the l1 balls ``x[a, :, b]``, ``b0 <= b < b1`` (radii ``r[a, b]``) into
-    ``tau[:b1 - b0]``, as :func:`_row_l1_tau` for rows; returns the number of balls with
-    NaN or inf.  Three streaming passes over the block: sums and maxima, candidates above
-    each ball's lower bound (into ``buf[k]``), then each ball's threshold."""
-    N = x.shape[1]
+def _cols_l1_tau(x, a, b0, b1, r, tau, s, m, rr, cnt, buf):
+    """Thresholds of the l1 balls ``x[:, b]`` (``x`` the slab ``a`` of the cols layout),
+    ``b0 <= b < b1`` (radii ``r[a, b]``) into
+    ``tau[:b1 - b0]`` (same codes as :func:`_row_l1_tau`).
+
+    One streaming pass over the row segments ``x[a, i, b0:b1]`` gathers the sums (a loop
+    vectorised across the balls), the running maxima and the candidates of every ball
+    (branch-free appends to ``buf[k]``): the running maximum ``m_i <= max|x|`` makes
+    ``m_i - r`` a lower bound of the threshold at every step, so every entry above
+    ``max|x| - r`` is kept (lowered by a relative margin for the rounding of the
+    difference).  Then each ball's threshold from its candidates.  Returns the number of
+    balls with NaN or inf."""
+    N = x.shape[0]
     w = b1 - b0
     for k in range(w):
         s[k] = 0.0
         m[k] = 0.0
+        cnt[k] = 0
+        rr[k] = r[a, b0 + k]
     for i in range(N):
+        xi = x[i, b0:b1]
         for k in range(w):
-            t = abs(float(x[a, i, b0 + k]))
-            s[k] += t
-            m[k] = t if t > m[k] else m[k]
+            s[k] += abs(float(xi[k]))
+        for k in range(w):
+            t = abs(float(xi[k]))
+            mk = m[k]
+            mk = t if t > mk else mk
+            m[k] = mk
+            c = cnt[k]
+            buf[k, c] = t
+            cnt[k] = c + (t > (mk - rr[k]) * _SHRINK)
     bad = 0
     for k in range(w):
-        rk = r[a, b0 + k]
-        cnt[k] = 0
-        if not np.isfinite(s[k]) or m[k] != m[k]:
+        rk = rr[k]
+        if not np.isfinite(s[k]):  # NaN or inf (both reach the sum)
             bad += 1
             tau[k] = 0.0
-            lo[k] = np.inf
         elif s[k] <= rk:
             tau[k] = -1.0
-            lo[k] = np.inf
         elif rk <= 0.0:
             tau[k] = m[k]
-            lo[k] = np.inf
         else:
-            tau[k] = 0.0
-            lo[k] = _lower_bound(s[k], m[k], rk, N)
-    for i in range(N):
-        for k in range(w):
-            t = abs(float(x[a, i, b0 + k]))
-            if t > lo[k]:
-                buf[k, cnt[k]] = t
-                cnt[k] += 1
-    for k in range(w):
-        if cnt[k] > 0:
-            tau[k] = _tau_of(buf[k], cnt[k], r[a, b0 + k])
+            lo = m[k] - rk
+            tau[k] = _tau_of(buf[k], cnt[k], rk, lo * _SHRINK if lo > 0.0 else -1.0)
     return bad
 
 
 def _l1_cols(x, r, tau, out, write):
     """l1 balls ``x[a, :, b]`` (radius ``r[a, b]``): thresholds into ``tau[a, b]`` and, when
-    ``write``, the projection into ``out`` block by block.  Returns the number of balls
-    with NaN or inf."""
+    ``write``, the projection into ``out``, block by block of ``_BLOCK`` balls: the block
+    is streamed as row segments (no transposed copy) and written right after its
+    thresholds are known, while it is still in cache.  Returns the number of balls with
+    NaN or inf."""
     A, N, B = x.shape
     nb = (B + _BLOCK - 1) // _BLOCK
     bad = 0
@@ -269,26 +290,30 @@ def _l1_cols(x, r, tau, out, write):
         tk = np.empty(w)
         s = np.empty(w)
         m = np.empty(w)
-        lo = np.empty(w)
+        rr = np.empty(w)
         cnt = np.empty(w, dtype=np.int64)
-        buf = np.empty((w, N))
-        nbad = _cols_l1_tau(x, a, b0, b1, r, tk, s, m, lo, cnt, buf)
+        buf = np.empty((w, N + 1))  # (the last append of a full column lands at N)
+        nbad = _cols_l1_tau(x[a], a, b0, b1, r, tk, s, m, rr, cnt, buf)
         bad += nbad
         tau[a, b0:b1] = tk
         if write and nbad == 0:
-            _cols_soft(x, a, b0, b1, tk, out)
+            keep = tk < 0.0
+            kp = keep if keep.any() else None
+            for i in range(N):
+                _segment_soft(x[a, i, b0:b1], tk, kp, out[a, i, b0:b1])
     return bad
 
 
 def _soft_cols(x, tau, out):
-    """``out[a, :, b]`` = the soft threshold of ``x[a, :, b]`` at ``tau[a, b]``."""
+    """``out[a, :, b]`` = the soft threshold of ``x[a, :, b]`` at ``tau[a, b]`` (``< 0``:
+    copy), streaming whole rows ``x[a, i, :]``."""
     A, N, B = x.shape
-    nb = (B + _BLOCK - 1) // _BLOCK
-    for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * _BLOCK
-        b1 = min(B, b0 + _BLOCK)
-        _cols_soft(x, a, b0, b1, tau[a, b0:b1], out)
+    for t in prange(A * N):
+        a = t // N
+        i = t % N
+        keep = tau[a] < 0.0
+        kp = keep if keep.any() else None
+        _segment_soft(x[a, i], tau[a], kp, out[a, i])
 
 
 l1_cols_serial, l1_cols_parallel = _twins(_l1_cols)
