@@ -1,4 +1,4 @@
-"""Core benchmark (issue 2): bi-level l1,inf vs ``Y.copy()``, and the l1 ball vs a sort-based
+"""Core benchmark: bi-level l1,inf vs ``Y.copy()``, and the l1 ball vs a sort-based
 NumPy reference, single-thread and with all threads.
 
     python benchmarks/bench_core.py [--repeat 15]
@@ -12,27 +12,7 @@ import numpy as np
 
 import multiproj
 from _common import median_time, print_machine
-
-
-def numpy_sort_l1(v: np.ndarray, r: float) -> np.ndarray:
-    """Reference: sort-based projection onto the l1 ball in NumPy (Duchi et al. 2008)."""
-    a = np.abs(v)
-    if a.sum() <= r:
-        return v.copy()
-    s = np.sort(a)[::-1]
-    cs = np.cumsum(s)
-    k = np.arange(1, a.size + 1)
-    rho = np.nonzero(s * k > cs - r)[0][-1]
-    tau = (cs[rho] - r) / (rho + 1)
-    return np.sign(v) * np.maximum(a - tau, 0.0)
-
-
-def radius_zeroing(Y: np.ndarray, frac: float) -> float:
-    """Radius for which the bi-level l1,inf projection zeroes ``frac`` of the columns:
-    ``u = P_l1(v)`` removes the columns whose max is <= tau, so pick tau as a quantile."""
-    v = np.abs(Y).max(axis=0)
-    tau = np.quantile(v, frac)
-    return float(np.maximum(v - tau, 0).sum())
+from multiproj.bench.baselines import radius_zeroing, sort_l1
 
 
 def main() -> None:
@@ -42,12 +22,12 @@ def main() -> None:
     print_machine()
     rng = np.random.default_rng(0)
     Y = rng.standard_normal((1000, 10000))
-    r = radius_zeroing(Y, 0.5)
+    r = radius_zeroing(Y, "l1,inf", 0.5)
     v = rng.standard_normal(1_000_000)
     rv = 0.1 * np.abs(v).sum()
     X = multiproj.project(Y, r, "l1,inf", method="bilevel", axis=0)
     zero = float((np.abs(X).max(axis=0) == 0).mean())
-    np.testing.assert_allclose(multiproj.project(v, rv, "l1"), numpy_sort_l1(v, rv), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(multiproj.project(v, rv, "l1"), sort_l1(v, rv), rtol=1e-9, atol=1e-12)
 
     print(f"\nbi-level l1,inf, 1000 x 10000 float64 normal, axis=0, {zero:.0%} zero columns")
     print("l1 ball, 1e6 float64 normal, radius 10% of the l1 norm")
@@ -63,7 +43,7 @@ def main() -> None:
             t_out = median_time(lambda: multiproj.project(Y, r, "l1,inf", method="bilevel", axis=0, out=out), args.repeat)
             # two-pass floor: one read of Y (a sum) plus one copy of Y
             t_read = median_time(lambda: Y.sum(), args.repeat)
-            t_sort = median_time(lambda: numpy_sort_l1(v, rv), max(5, args.repeat // 3))
+            t_sort = median_time(lambda: sort_l1(v, rv), max(5, args.repeat // 3))
             t_l1 = median_time(lambda: multiproj.project(v, rv, "l1"), args.repeat)
         rows[n] = t_bi
         print(

@@ -1,4 +1,4 @@
-"""Distributed projections (issue 8): communication volume, 2 gloo ranks vs 1 process, and a
+"""Distributed projections: communication volume, 2 gloo ranks vs 1 process, and a
 Dask run on an array several times larger than a memory limit.
 
     python benchmarks/bench_distributed.py [--repeat 7] [--dask-gb 4 --limit-gb 1]

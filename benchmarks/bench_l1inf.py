@@ -1,4 +1,4 @@
-"""Benchmark of the exact l1,inf projection (issue 3), with the bi-level projection beside it.
+"""Benchmark of the exact l1,inf projection, with the bi-level projection beside it.
 
 Cases (float64, groups = columns, C order, ``axis=0``):
 
@@ -8,7 +8,7 @@ Cases (float64, groups = columns, C order, ``axis=0``):
 
 Every time is a median over ``--repeat`` calls after a warm-up, and is reported as a ratio
 to ``Y.copy()`` measured in the same run.  ``--cpu-time`` measures process CPU time instead
-of wall time (steadier on a shared, loaded machine).  The certificate gap of SPEC s.6 is
+of wall time (steadier on a shared, loaded machine).  The optimality-certificate gap is
 printed for every exact result.
 
     python benchmarks/bench_l1inf.py --threads 1 --cpu-time
@@ -25,19 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multiproj  # noqa: E402
-from _common import print_machine  # noqa: E402
+from _common import median_time, print_machine  # noqa: E402
+from multiproj.bench.baselines import radius_zeroing_exact as radius_zeroing  # noqa: E402
 
 
 def timer(fn, repeat, cpu):
-    clock = time.process_time if cpu else time.perf_counter
-    for _ in range(2):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = clock()
-        fn()
-        ts.append(clock() - t0)
-    return float(np.median(ts))
+    return median_time(fn, repeat, clock=time.process_time if cpu else time.perf_counter)
 
 
 def gap(y, x, r):
@@ -45,17 +38,6 @@ def gap(y, x, r):
     d = y - x
     lhs = r * np.abs(d).sum(axis=0).max()
     return (lhs - float((d * x).sum())) / max(lhs, 1e-300)
-
-
-def radius_zeroing(y, frac):
-    """Radius whose exact projection zeroes the fraction ``frac`` of the columns."""
-    from multiproj.kernels.l1inf import l1_thresholds_cols
-
-    s = np.abs(y).sum(axis=0)
-    theta = float(np.quantile(s, frac))
-    mu = np.empty(y.shape[1])
-    l1_thresholds_cols(y[None], theta, mu)  # mu_j(theta): threshold at l1 radius theta
-    return float(mu[s > theta].sum())
 
 
 def run_case(name, y, r, repeat, cpu):

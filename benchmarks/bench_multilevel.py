@@ -1,4 +1,4 @@
-"""Benchmark of the multi-level projection of tensors (issue 4, [MLP s.4]).
+"""Benchmark of the multi-level projection of tensors [MLP s.4].
 
 (a) A tensor of 2**24 float64 entries (uniform on [0, 1), the authors' protocol) shaped as
     order 2, 3, 4 and 6 (4096^2, 256^3, 64^4, 16^6), norms l1,inf,...,inf (whose inner
@@ -32,8 +32,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import median_time, print_machine  # noqa: E402
 
 import multiproj  # noqa: E402
-from multiproj import _numpy as backend  # noqa: E402
-from multiproj._validation import check_levels, parse_ball  # noqa: E402
+from multiproj._core.ball import parse_ball  # noqa: E402
+from multiproj._core.checks import check_levels  # noqa: E402
+from multiproj._core.threads import SERIAL_BELOW  # noqa: E402
+from multiproj._core.threads import serial_if_small  # noqa: E402
+from multiproj._cpu import multilevel as backend  # noqa: E402
+from multiproj._cpu.groups import finite_group_norms, outer_l1  # noqa: E402
+from multiproj._cpu.layout import to_keepdims  # noqa: E402
 
 ORDERS = (2, 3, 4, 6)
 
@@ -162,13 +167,13 @@ def bench_levels(Y, log2_size, threads, repeats, order):
     stages = backend.multilevel_stages(y, ball, levels)
     # radii of every stage, as computed by project_multilevel
     radii = [None] * len(stages)
-    u, _ = backend.outer_l1(stages[-1].vc, radius)
+    u, _ = outer_l1(stages[-1].vc, radius)
     radii[-1] = u
     targets = [None] * len(stages)
     for j in range(len(stages) - 1, 0, -1):
         prev = stages[j - 1]
         u_next = np.empty_like(prev.vc)
-        targets[j] = backend._keepdims(prev.lay, u_next, prev.red)
+        targets[j] = to_keepdims(prev.lay, u_next, prev.red)
         backend._project_stage_into(stages[j], targets[j], radii[j])
         radii[j - 1] = u_next
     out = np.empty_like(y)
@@ -180,8 +185,8 @@ def bench_levels(Y, log2_size, threads, repeats, order):
             w = np.empty(st.x3.shape[0])
             return lambda: backend.fused_norms(st.x3, st.qn, st.qm, v, w)
         def run():
-            with backend._serial_if_small(st.xc.size):
-                backend.finite_group_norms(st.xc, st.q)
+            with serial_if_small(st.xc.size):
+                finite_group_norms(st.xc, st.q)
 
         return run
 
@@ -199,7 +204,7 @@ def bench_levels(Y, log2_size, threads, repeats, order):
                 with multiproj.num_threads(n):
                     times[n] = median_time(fn, repeats)
             rows.append({"stage": name, "pass": kind, "entries": entries, "fibres": fibres, **times})
-    t_outer = median_time(lambda: backend.outer_l1(stages[-1].vc, radius), repeats)
+    t_outer = median_time(lambda: outer_l1(stages[-1].vc, radius), repeats)
     rows.append({"stage": "level 1 (l1 of V_1)", "pass": "project", "entries": stages[-1].vc.size,
                  "fibres": 1, **{n: t_outer for n in threads}})
     return rows
@@ -290,7 +295,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|" + "---|" * len(threads) + "---|")
     for k in args.levels_order:
         for r in bench_levels(Y, args.log2_size, threads, args.repeats, k):
-            if r["fibres"] == 1 or r["entries"] < backend._SERIAL_BELOW:
+            if r["fibres"] == 1 or r["entries"] < SERIAL_BELOW:
                 sp = "serial"  # by design: too small to wake a second thread
             else:
                 sp = f"{r[1] / r[2]:.2f}" if 1 in r and 2 in r else "-"

@@ -1,4 +1,4 @@
-"""Compare the constraints of the SAE's first layer on the SPEC s.7 synthetic data.
+"""Compare the constraints of the SAE's first layer on the synthetic data of [SAE].
 
 Rows: no projection, l1 (flat), exact l1,inf, bi-level l1,inf, bi-level l1,1, l1,2.
 Columns: mean +/- std over the folds of accuracy, ROC AUC (from probabilities), macro F1,

@@ -23,14 +23,6 @@ import multiproj
 
 ROOT = Path(multiproj.__file__).parent
 
-# Compatibility aliases under the former module names, kept for code that still imports
-# them: their layer is that of the modules they re-export.
-ALIASES = {
-    "multiproj._config": "core",
-    "multiproj._validation": "core",
-    "multiproj._numpy": "backend",
-}
-
 # The integrations may use the public API, the primitives interface of the backends (the
 # steps that dask and distributed combine on pieces of an array) and the core rules.
 PRIMITIVES = {"multiproj._cpu.primitives", "multiproj._torch.primitives"}
@@ -43,10 +35,7 @@ ALLOWED = {
     "api": {"core", "backend", "api"},
     "integration": {"core", "api", "integration"},
 }
-KERNEL_CONFIG = {"multiproj._core.config", "multiproj._config"}
-
-# Imports that point up a layer and are to be removed: (importer, imported).
-PENDING = {("multiproj.kernels.l1inf", "multiproj._numpy")}
+KERNEL_CONFIG = {"multiproj._core.config"}
 
 
 def _module_name(path: Path) -> str:
@@ -97,8 +86,6 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _layer(name: str) -> str:
-    if name in ALIASES:
-        return ALIASES[name]
     if name.startswith("multiproj._core"):
         return "core"
     if name.startswith("multiproj.kernels"):
@@ -143,8 +130,6 @@ def test_imports_point_down_the_layers():
         src = _layer(name)
         for t in targets:
             dst = _layer(t)
-            if (name, t) in PENDING:
-                continue
             if src == "kernels" and t in KERNEL_CONFIG:
                 continue
             if src == "integration" and dst == "backend" and t in PRIMITIVES:
@@ -152,14 +137,6 @@ def test_imports_point_down_the_layers():
             if dst not in ALLOWED[src]:
                 bad.append(f"{name} ({src}) imports {t} ({dst})")
     assert not bad, "imports that point up a layer or skip the API:\n" + "\n".join(sorted(bad))
-
-
-def test_pending_exceptions_still_exist():
-    """Each temporary exception names an import that is really there (so the list shrinks
-    when the import goes)."""
-    g = _graph()
-    for importer, imported in PENDING:
-        assert imported in g.get(importer, set()), (importer, imported)
 
 
 def test_layer_rules_reject_a_bad_import():

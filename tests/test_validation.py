@@ -1,4 +1,4 @@
-"""Every error path of the input policy (README, multiproj._validation)."""
+"""Every error path of the input policy (README, multiproj._core.checks)."""
 
 from __future__ import annotations
 
@@ -70,10 +70,17 @@ def test_bad_axis_value(axis):
         multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=axis)
 
 
-@pytest.mark.parametrize("axis", [1.0, "0", None, True])
+@pytest.mark.parametrize("axis", [1.0, "0", True])
 def test_bad_axis_type(axis):
     with pytest.raises(TypeError, match="axis"):
         multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=axis)
+
+
+def test_axis_none_is_the_default_0_for_mixed_balls():
+    np.testing.assert_array_equal(
+        multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=None),
+        multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=0),
+    )
 
 
 def test_mixed_ball_on_1d():

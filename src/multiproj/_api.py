@@ -27,14 +27,16 @@ def project(y, radius, ball, *, method="exact", axis=None, levels=None, out=None
         Data, any shape for the flat balls, at least 2-D for mixed balls.  float32 and
         float64 are kept; other real types are converted to float64 (see the input policy
         in :mod:`multiproj._core.checks`).  A tensor gives a tensor of the same dtype and
-        device, computed outside autograd: CPU tensors run the same kernels on a zero-copy
-        view, CUDA tensors run torch operations on the device
-        (:mod:`multiproj._torch.bridge`).
-    radius : float or array_like
-        Radius ``r >= 0``.  For batched flat balls (see ``axis``) also an array of radii,
-        one per ball: of the batch shape (``y.shape`` without the balls' axes), of its
-        keepdims form (the balls' axes of length 1), or anything that broadcasts to one of
-        them.  Mixed balls take a number.
+        device: CPU tensors run the same kernels on a zero-copy view, CUDA tensors run
+        torch operations on the device (:mod:`multiproj._torch.bridge`).  When ``y``
+        requires grad (and grad mode is on) the result is differentiable, with the exact
+        vector-Jacobian product as backward (:mod:`multiproj._torch.autograd`).
+    radius : float, 0-d torch.Tensor or array_like
+        Radius ``r >= 0``; with a tensor ``y``, a radius tensor that requires grad makes
+        the result differentiable in the radius too.  For batched flat balls (see
+        ``axis``) also an array of radii, one per ball: of the batch shape (``y.shape``
+        without the balls' axes), of its keepdims form (the balls' axes of length 1), or
+        anything that broadcasts to one of them.  Mixed balls take a number.
     ball : {"l1", "l2", "linf", "l1,inf", "l1,1", "l1,2"} or "l1,q2,...,qk"
         The norm.  Flat balls take ``y`` as one vector, or as a batch of vectors (see
         ``axis``).  ``method="multilevel"`` takes any

@@ -78,4 +78,4 @@ def prox(y, strength, ball, *, axis=None):
     y = backend.as_array(y)
     plan = resolve("exact", b, y.ndim, axis)
     axes = None if b.is_flat else plan.axes  # the l1 soft threshold is entry-wise
-    return backend.prox(y, lam, b, axes)
+    return backend.prox(y, lam, b, axes, strength)

@@ -3,6 +3,9 @@
 Each sub-command lives in its own module that provides ``add_parser(subparsers)``; the
 parser it adds sets ``func`` (called with the parsed namespace, returns an exit code).
 Modules are imported only to build the parser, and heavy imports happen inside ``func``.
+
+Exit codes: 0 success, 2 usage or data errors (including a missing optional dependency,
+reported with the extra to install), 1 internal failures.
 """
 
 from __future__ import annotations
@@ -10,6 +13,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+#: optional dependency (top-level import name) -> the extra that installs it
+EXTRAS = {
+    "torch": "torch",
+    "sklearn": "sae",
+    "pandas": "sae",
+    "matplotlib": "bench",
+    "rich": "bench",
+    "dask": "dask",
+}
 
 # name -> module providing add_parser(subparsers)
 COMMANDS = {
@@ -40,7 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ModuleNotFoundError as exc:
+        root = (exc.name or "").split(".")[0]
+        if root not in EXTRAS:
+            raise
+        print(
+            f"multiproj {args.command}: error: this command needs the optional package "
+            f"{root!r}; install it with: pip install \"multiproj[{EXTRAS[root]}]\"",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,13 +24,18 @@ torch is imported by this module (``import multiproj`` alone does not import it)
 
 from __future__ import annotations
 
-import torch
+import math
 
-from ._api import project_
+import torch
+from torch import nn
+
+from ._api import project, project_
+from ._core.ball import parse_ball
 from ._core.checks import check_every, check_radius
 from ._core.plan import resolve
+from ._core.registry import get_method
 
-__all__ = ["register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
+__all__ = ["Projection", "register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
 
 
 def _check_param(param, fn: str) -> torch.Tensor:
@@ -369,3 +374,73 @@ def sparsity_report(module, *, axis=0) -> dict:
                 )
             report[name] = entry
     return report
+
+
+# --------------------------------------------------------------------------- layer
+class Projection(nn.Module):
+    r"""A projection layer: ``forward(y) = P(y)`` onto ``{x : ||x||_ball <= radius}``,
+    differentiable with respect to ``y`` and (when learned) to the radius.
+
+    Parameters
+    ----------
+    radius : float
+        Initial radius, ``>= 0`` (``> 0`` when ``learn_radius``).
+    ball : str
+        ``"l1"``, ``"l2"``, ``"linf"``, ``"l1,inf"``, ``"l1,1"``, ``"l1,2"`` or a multi-level
+        ball, as in :func:`multiproj.project`.
+    method : str, optional
+        ``"exact"``, ``"bilevel"`` or ``"multilevel"``.  Default: ``"exact"`` for the flat
+        balls, ``"bilevel"`` for the mixed ones.
+    axis, levels
+        As in :func:`multiproj.project`.
+    learn_radius : bool, default False
+        Learn the radius: it is then ``softplus(rho)`` with ``rho`` an ``nn.Parameter``
+        (so it stays > 0 whatever the optimiser does); otherwise a fixed buffer.
+
+    Notes
+    -----
+    Use it on activations (a sparsemax-like layer for ``ball="l1"``), or on a weight with
+    :func:`torch.nn.utils.parametrize.register_parametrization` (the weight seen by the
+    model is the projection of a free parameter, and gradients flow through the
+    projection).  Learning the radius needs a term in the loss that asks for a small
+    radius (a sparsity cost): the task loss alone only grows it.
+    """
+
+    def __init__(self, radius, ball, *, method=None, axis=0, levels=None, learn_radius=False):
+        super().__init__()
+        r = check_radius(radius, "radius")
+        self.ball = parse_ball(ball).name
+        if method is None:
+            method = "exact" if parse_ball(ball).is_flat else "bilevel"
+        self.method = get_method(method).name
+        self.axis = axis
+        self.levels = levels
+        self.learn_radius = bool(learn_radius)
+        if self.learn_radius:
+            if r <= 0.0:
+                raise ValueError(
+                    "The 'radius' parameter of Projection must be > 0 when learn_radius=True "
+                    f"(it is softplus of a parameter). Got {radius!r} instead."
+                )
+            # inverse softplus, stable for large r: rho = r + log(1 - exp(-r))
+            rho = r + math.log(-math.expm1(-r))
+            self.rho = nn.Parameter(torch.tensor(rho, dtype=torch.float64))
+        else:
+            self.register_buffer("_radius", torch.tensor(r, dtype=torch.float64))
+
+    @property
+    def radius(self) -> torch.Tensor:
+        """The current radius, a 0-d tensor (differentiable when learned)."""
+        if self.learn_radius:
+            return nn.functional.softplus(self.rho)
+        return self._radius
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        if not self.learn_radius:
+            r = float(r)
+        return project(y, r, self.ball, method=self.method, axis=self.axis, levels=self.levels)
+
+    def extra_repr(self) -> str:
+        return (f"radius={float(self.radius.detach()):.6g}, ball={self.ball!r}, method={self.method!r}, "
+                f"axis={self.axis!r}, levels={self.levels!r}, learn_radius={self.learn_radius}")

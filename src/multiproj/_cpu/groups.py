@@ -14,7 +14,7 @@ import numpy as np
 from .._core.checks import raise_not_finite
 from .layout import group_layout
 
-Q_CODES = {"1": 1, "2": 2, "inf": 3}
+from ..kernels.codes import Q_CODES
 
 
 def run_on_groups(y: np.ndarray, out, axes: tuple[int, ...], fn: Callable) -> np.ndarray:

@@ -125,7 +125,7 @@ class L1Sums:
         if self.b is None and self.cand is None:  # an empty piece
             return S, C
         if self.cand is None:
-            from ..kernels.above import sums_above
+            from ..kernels.collective import sums_above
 
             A, _, B = self.cshape
             tc = np.ascontiguousarray(tf[self.knum].reshape(A, B))

@@ -45,7 +45,7 @@ def project_bilevel(y, radius, ball: Ball, *, axes, levels=None, out=None):
 
 
 def _flat_on(xc: np.ndarray, oc: np.ndarray, radius: float, q: str) -> None:
-    from ..kernels import l1 as k
+    from ..kernels import vector as k
 
     if xc.size == 0:
         return
@@ -80,12 +80,14 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
 
 def _exact_l1inf_on(xc: np.ndarray, oc: np.ndarray, radius: float) -> None:
     """Exact l1,inf projection of a canonical view (see :mod:`multiproj.kernels.l1inf`)."""
-    from ..kernels.l1inf import project_on
+    from ..kernels.l1inf import exact_l1inf_levels
 
     if xc.size == 0:
         return
-    if not project_on(xc, oc, radius):
+    levels = exact_l1inf_levels(xc, radius)
+    if levels is None:
         raise_not_finite()
+    apply_group_radii(xc, oc, "inf", *levels)
 
 
 # --------------------------------------------------------------------------- norms
@@ -111,9 +113,10 @@ def norm_of(y: np.ndarray, ball: Ball, *, axes=None, levels=None):
     return float(finite_group_norms(lay.gather(y), ball.inner).sum())
 
 # --------------------------------------------------------------------------- prox
-def prox(y: np.ndarray, lam: float, ball: Ball, axes) -> np.ndarray:
+def prox(y: np.ndarray, lam: float, ball: Ball, axes, strength=None) -> np.ndarray:
     """Proximal operator of ``lam * ||.||_ball`` for l1 (``axes`` None), l1,2 and l1,inf
-    (see :func:`multiproj.prox`); a new array."""
+    (see :func:`multiproj.prox`); a new array.  ``strength`` (the caller's raw argument,
+    which the torch backend keeps for autograd) is not used here."""
     if y.size == 0:
         return y.copy()
     axes = tuple(range(y.ndim)) if axes is None else axes
@@ -123,7 +126,7 @@ def prox(y: np.ndarray, lam: float, ball: Ball, axes) -> np.ndarray:
 def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
     """Prox on a canonical view; ``oc`` may be ``xc`` (a private gathered copy)."""
     if q == "1":
-        from ..kernels.l1 import soft_threshold_into
+        from ..kernels.vector import soft_threshold_into
 
         x1 = xc.reshape(-1)
         if not np.isfinite(group_norms(x1.reshape(1, -1, 1), "1")).all():
@@ -137,7 +140,7 @@ def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
         apply_group_radii(xc, oc, "2", v, np.maximum(v - lam, 0.0))
         return
     # l1,inf: clip every group at the threshold of its own l1 projection of radius lam
-    from ..kernels.l1inf import l1_thresholds_cols, l1_thresholds_rows
+    from ..kernels.grouped import l1_thresholds_cols, l1_thresholds_rows
 
     s = finite_group_norms(xc, "1").reshape(-1)
     m = group_norms(xc, "inf").reshape(-1)

@@ -14,13 +14,17 @@ CPU tensors
 CUDA (and other device) tensors
     run torch operations on the tensor's device (:mod:`multiproj._torch.solvers`, the
     ``"torch"`` solver of the method in :data:`multiproj.METHODS`); no data leaves the
-    device, except where no device algorithm exists: exact l1,inf, and any method
-    registered without a ``"torch"`` solver, copy to the host, run the NumPy solver and
-    copy the result back (:func:`multiproj._torch.solvers.host_fallback`).
+    device, except for a method registered without a ``"torch"`` solver, which copies to
+    the host, runs the NumPy solver and copies the result back
+    (:func:`multiproj._torch.solvers.host_fallback`).
 
-In every case the projection is applied to the data, outside autograd: the result does not
-require grad and has no ``grad_fn`` (the projection is a non-smooth constraint step, not a
-layer).  Input dtypes follow the NumPy policy: float32 and float64 are kept; float16 and
+Autograd: when ``y`` (or a 0-d tensor ``radius``) requires grad and grad mode is on,
+:func:`project` and :func:`prox` return a differentiable result whose backward is the
+exact vector-Jacobian product (:mod:`multiproj._autograd`); the forward values are those of
+the paths above.  Otherwise, and always for ``out=`` and ``project_``, the projection is
+applied to the data outside autograd (no ``grad_fn``).
+
+Input dtypes follow the NumPy policy: float32 and float64 are kept; float16 and
 bfloat16 give float32; bool and integer give float64; complex raises TypeError.
 
 ``project_`` and ``out=`` write into the tensor's own storage (same object, same
@@ -120,8 +124,26 @@ def _device_solver(method: Method):
 # --------------------------------------------------------------------------- entry points
 def project(y: torch.Tensor, radius, plan: Plan, out=None):
     """:func:`multiproj.project` for the float tensor ``y`` (from :func:`as_array`) and the
-    call's plan.  Returns a new tensor of ``y``'s dtype and device, or ``out``."""
-    radius = plan.radius(radius, tuple(y.shape))
+    call's plan.  Returns a new tensor of ``y``'s dtype and device, or ``out``.
+
+    When ``y`` or ``radius`` (then a 0-d tensor) requires grad, grad mode is on and ``out``
+    is None, the result is differentiable (:mod:`multiproj._torch.autograd`); its forward
+    is :func:`project` itself on the detached tensor."""
+    from . import autograd
+
+    if out is None and autograd.wants_grad(y, radius):
+        if plan.batched:
+            raise NotImplementedError(
+                f"Gradients through batched flat balls (the ball {plan.ball.name!r} over "
+                f"axis={plan.axes} of a {plan.ndim}-D tensor) are not implemented; pass "
+                "y.detach(), or axis=None for one ball."
+            )
+        return autograd.project(y, radius, plan, _project_detached)
+    return _project_detached(y, plan.radius(radius, tuple(y.shape)), plan, out)
+
+
+def _project_detached(y: torch.Tensor, radius: float, plan: Plan, out=None):
+    """The projection of the tensor's data, outside autograd (``radius`` checked)."""
     yt = _detached(y)
     out = _check_out(out, yt)
     if yt.is_cpu:  # Numba kernels on a zero-copy view
@@ -193,13 +215,24 @@ def norm(y: torch.Tensor, plan: Plan):
         return _norm(yt, plan.ball, axes=plan.axes, levels=plan.levels)
 
 
-def prox(y: torch.Tensor, lam: float, ball: Ball, axes):
+def prox(y: torch.Tensor, lam: float, ball: Ball, axes, strength=None):
     """:func:`multiproj.prox` for a tensor: the proximal operator of ``lam * ||.||``.
 
     CPU tensors run the CPU implementation on a zero-copy view; device tensors use the
     Moreau decomposition ``prox_{s||.||}(y) = y - P_{s B_*}(y)`` with the projection onto
     the dual-norm ball in torch operations (see :func:`multiproj._torch.solvers.prox`).
+    When ``strength`` (the raw argument, ``lam`` checked) or ``y`` requires grad and grad
+    mode is on, the result is differentiable (:mod:`multiproj._torch.autograd`).
     """
+    from . import autograd
+
+    if autograd.wants_grad(y, strength):
+        return autograd.prox(y, lam if strength is None else strength, ball, axes, _prox_detached)
+    return _prox_detached(y, lam, ball, axes)
+
+
+def _prox_detached(y: torch.Tensor, lam: float, ball: Ball, axes):
+    """The prox of the tensor's data, outside autograd."""
     yt = _detached(y)
     if yt.is_cpu:
         view = _numpy_view(yt)

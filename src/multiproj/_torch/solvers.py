@@ -141,14 +141,16 @@ def project_bilevel(y, radius, ball: Ball, *, axes, levels=None, out=None):
 
 def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     """Euclidean projection.  l1,1 is the flat l1 ball and l1,2 its bi-level projection; the
-    exact l1,inf projection has no device algorithm here and runs on the host through the
-    NumPy solver (:func:`host_fallback`: one copy to the host and one back)."""
+    exact l1,inf projection is :func:`multiproj._torch.exact.project_exact_l1inf` (sort and
+    semismooth Newton on the device)."""
     how, b = exact_form(ball)
     if how == "flat":  # l1,1 is the flat l1 ball of every entry
         return project_flat(y, radius, b, axes=axes if ball.is_flat else None, out=out)
     if how == "bilevel":
         return project_bilevel(y, radius, b, axes=axes, out=out)
-    return host_fallback("exact", y, radius, ball, axes=axes, levels=levels, out=out)
+    from .exact import project_exact_l1inf
+
+    return project_exact_l1inf(y, radius, axes, out=out)
 
 
 def multilevel_norms(y, ball: Ball, levels) -> list[torch.Tensor]:

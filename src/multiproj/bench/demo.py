@@ -5,7 +5,7 @@
 2. Sparsity: a radius sweep, bi-level vs exact l1,inf: zero groups, distance, and the
    additive identity ``||Y - P(Y)|| + ||P(Y)|| = ||Y||``.
 3. Feature selection: the sparse supervised autoencoder (:mod:`multiproj.sae`) on the
-   synthetic data of SPEC s.7, with its metrics and selected features (skipped, with a
+   synthetic data of [SAE] (make_classification), with its metrics and selected features (skipped, with a
    message, when torch or scikit-learn is missing).
 
 The figures go to a folder (default ``demo-output/``) named at the end.
@@ -163,22 +163,19 @@ def _sae_part(out, quick: bool = False, console=None) -> dict | None:
 
     try:
         from sklearn.datasets import make_classification
-        from sklearn.metrics import f1_score, roc_auc_score
-        from sklearn.model_selection import StratifiedKFold
 
-        from ..sae import SparseAutoencoderClassifier
+        from ..sae import SparseAutoencoderClassifier, cross_validate_sae
     except ImportError as exc:
         print(f"Skipped: the autoencoder needs torch, scikit-learn and multiproj.sae ({exc}).")
         return None
 
     n, f, k, folds = (300, 200, 16, 2) if quick else (1000, 1000, 64, 4)
-    # SPEC s.7 generator; shuffle=False puts the k informative features first
+    # the synthetic data of [SAE]; shuffle=False puts the k informative features first
     X, y = make_classification(
         n_samples=n, n_features=f, n_informative=k, n_redundant=0, n_repeated=0, n_classes=2,
         n_clusters_per_class=1, class_sep=1.0, shuffle=False, random_state=0,
     )
     X = X.astype(np.float32)
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y))
     base = SparseAutoencoderClassifier()
     # one torch thread: this small model trains faster and far more predictably on a shared
     # 2-core machine than with torch's default thread pool
@@ -193,42 +190,24 @@ def _sae_part(out, quick: bool = False, console=None) -> dict | None:
         f"batch_size >= {SAE_MIN_BATCH} (the paper uses 4) and n_threads=1: "
         + ", ".join(f"{p}={v!r}" for p, v in base.get_params().items() if p not in ("callback", "verbose"))
     )
+    metrics = ("accuracy", "auc", "f1", "n_selected", "feature_recall", "feature_precision", "seconds")
     runs, importances, supports = [], {}, {}
     for label, ball, method in SAE_RUNS:
-        per_fold, imps, sups = [], [], []
         try:
-            for train, test in splits:
-                est = SparseAutoencoderClassifier(**{**base.get_params(), "ball": ball, "method": method})
-                est.fit(X[train], y[train])
-                proba = est.predict_proba(X[test])[:, 1]
-                pred = est.predict(X[test])
-                support = np.flatnonzero(est.get_support())
-                hits = int((support < k).sum())
-                per_fold.append(
-                    {
-                        "accuracy": float((pred == y[test]).mean()),
-                        "auc": float(roc_auc_score(y[test], proba)),
-                        "f1": float(f1_score(y[test], pred, average="macro")),
-                        "n_selected": int(support.size),
-                        "feature_recall": hits / k,
-                        "feature_precision": hits / support.size if support.size else 0.0,
-                        "seconds": float(getattr(est, "fit_seconds_", float("nan"))),
-                    }
-                )
-                imps.append(np.asarray(est.feature_importances_, dtype=float))
-                sups.append(est.get_support())
+            cv = cross_validate_sae(X, y, {**base.get_params(), "ball": ball, "method": method},
+                                    folds=folds, seed=0, informative=np.arange(k))
         except Exception as exc:  # noqa: BLE001 - one failing constraint does not end the tour
             print(f"{label}: failed ({type(exc).__name__}: {exc})")
             continue
-        summary = {"projection": label, "ball": ball, "method": method, "folds": per_fold}
-        for key in per_fold[0]:
-            vals = np.array([p[key] for p in per_fold], dtype=float)
-            summary[key] = float(vals.mean())
-            summary[key + "_std"] = float(vals.std())
-        always = np.flatnonzero(np.all(sups, axis=0))
+        summary = {"projection": label, "ball": ball, "method": method,
+                   "folds": [{key: fr[key] for key in metrics} for fr in cv["folds"]]}
+        for key in metrics:
+            summary[key] = cv[key]
+            summary[key + "_std"] = cv[key + "_std"]
+        always = np.flatnonzero(np.asarray(cv["selection_frequency"]) == 1.0)
         summary["selected_in_every_fold"] = always.tolist()
         runs.append(summary)
-        importances[label] = np.mean(imps, axis=0)
+        importances[label] = np.mean([fr["importances"] for fr in cv["folds"]], axis=0)
         supports[label] = always
 
     def pm(r, key, fmt):

@@ -192,26 +192,22 @@ def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
         body.append(["Y.copy() (reference)"] + [copies[c] for c in cols])
         out.append((f"sizes: {data}; median time (ratio to Y.copy())", ["method ball"] + cols, body))
-    rows = results.get("threads") or []
-    if rows:
-        keys, cols, cells = _pivot(
-            rows,
-            lambda r: f"{r['shape']} {_label(r)}",
-            lambda r: f"{r['threads']} thr",
-            lambda r: _note(r) if r["time_ms"] is None else f"{_ms(r['time_ms'])} ({_x(r.get('speedup'))})",
-        )
-        body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
-        out.append(("threads: median time (speedup vs 1 thread)", ["shape method ball"] + cols, body))
-    rows = results.get("tensors") or []
-    if rows:
-        keys, cols, cells = _pivot(
-            rows,
-            lambda r: f"order {r['order']} {r['shape']} {_label(r)}",
-            lambda r: f"{r['threads']} thr",
-            lambda r: _note(r) if r["time_ms"] is None else f"{_ms(r['time_ms'])} ({_x(r['ratio'])})",
-        )
-        body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
-        out.append(("tensors: median time (ratio to a copy of the tensor)", ["tensor method ball"] + cols, body))
+    for bench, title, first, key_fn, ratio in (
+        ("threads", "threads: median time (speedup vs 1 thread)", "shape method ball",
+         lambda r: f"{r['shape']} {_label(r)}", "speedup"),
+        ("tensors", "tensors: median time (ratio to a copy of the tensor)", "tensor method ball",
+         lambda r: f"order {r['order']} {r['shape']} {_label(r)}", "ratio"),
+    ):
+        rows = results.get(bench) or []
+        if rows:
+            keys, cols, cells = _pivot(
+                rows,
+                key_fn,
+                lambda r: f"{r['threads']} thr",
+                lambda r, ratio=ratio: _note(r) if r["time_ms"] is None else f"{_ms(r['time_ms'])} ({_x(r.get(ratio))})",
+            )
+            body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
+            out.append((title, [first] + cols, body))
     rows = results.get("sparsity") or []
     if rows:
         header = ["data", "radius / ||Y||", "method ball", "zero groups", "||Y-P||_F/||Y||_F", "||Y-P||/||Y||", "||P||/||Y||", "identity error"]

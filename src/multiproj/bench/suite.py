@@ -1,7 +1,7 @@
 """The sub-benchmarks of ``multiproj bench``: each one turns a :class:`Config` into a list
 of :class:`Case` objects whose ``run()`` returns table rows (plain dicts).
 
-Timing protocol (STYLE s.15): every timed function is called once to warm up (Numba
+Timing protocol: every timed function is called once to warm up (Numba
 compilation, first-touch page faults), then all functions of a case, *including the
 reference* ``Y.copy()`` of the same array, take turns ``repeats`` times, so that they see
 the same machine load; the median is reported, with the ratio to the copy.  At each turn a
@@ -17,7 +17,7 @@ the only method that is not in the registry is the naive NumPy bi-level l1,inf b
 (:func:`naive_bilevel_l1inf`), labelled ``naive-numpy``.  A pair whose solver raises
 ``NotImplementedError`` (or whose backend cannot be imported) is reported as ``n/a``.
 
-Groups: for matrices the groups are the columns (the authors' protocol, SPEC s.8: the inner
+Groups: for matrices the groups are the columns (the authors' protocol [BLP]: the inner
 norm reduces axis 0, ``axis=0``; multi-level methods get ``levels=(1, 0)``); for tensors the
 groups are the slices along axis 0.
 """
@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .baselines import naive_bilevel_l1inf, radius_zeroing
+
 __all__ = [
     "Config",
     "FULL",
@@ -40,6 +42,7 @@ __all__ = [
     "BENCHMARKS",
     "method_ball_pairs",
     "naive_bilevel_l1inf",
+    "radius_zeroing",
     "plan",
     "run_benchmarks",
 ]
@@ -121,26 +124,6 @@ def method_ball_pairs(balls) -> list[tuple[object, object]]:
     return [(m, b) for m in METHODS.values() for b in parsed if m.supports(b)]
 
 
-def _l1_project_sorted(v: np.ndarray, radius: float) -> np.ndarray:
-    """Sort-based projection of a non-negative vector onto the l1 ball (Duchi et al. 2008)."""
-    if v.sum() <= radius:
-        return v.copy()
-    s = np.sort(v)[::-1]
-    c = np.cumsum(s) - radius
-    k = np.nonzero(s * np.arange(1, s.size + 1) > c)[0][-1]
-    return np.maximum(v - c[k] / (k + 1.0), 0.0)
-
-
-def naive_bilevel_l1inf(y: np.ndarray, radius: float) -> np.ndarray:
-    """The naive NumPy bi-level l1,inf projection, groups = columns (the baseline).
-
-    Three lines: column maxima ``v``, ``u = P_l1(v, radius)`` by sorting, ``clip(y, -u, u)``.
-    """
-    v = np.abs(y).max(axis=0)
-    u = _l1_project_sorted(v, radius)
-    return np.clip(y, -u, u)
-
-
 def _kwargs(method, ball, ndim: int, outer: int) -> dict:
     """Keyword arguments that make ``method`` use the groups indexed by axis ``outer``."""
     if ball.is_flat:
@@ -151,31 +134,6 @@ def _kwargs(method, ball, ndim: int, outer: int) -> dict:
             return {"levels": (outer, *inner)}
         return {"levels": (outer, inner if len(inner) > 1 else inner[0])}
     return {"axis": inner if len(inner) > 1 else inner[0]}
-
-
-def _group_norms(y: np.ndarray, q: str, outer: int) -> np.ndarray:
-    a = np.abs(np.moveaxis(y, outer, 0).reshape(y.shape[outer], -1))
-    if q == "inf":
-        return a.max(axis=1)
-    if q == "1":
-        return a.sum(axis=1)
-    return np.sqrt((a * a).sum(axis=1))
-
-
-def radius_zeroing(y: np.ndarray, ball, fraction: float = 0.5, outer: int = 1) -> float:
-    """Radius at which the bi-level projection zeroes ``fraction`` of the groups.
-
-    The bi-level projection removes the groups whose norm ``v_g`` is at most the l1
-    threshold ``tau`` of ``v`` (SPEC s.4); choosing ``tau`` as the ``fraction``-quantile of
-    ``v`` gives ``radius = sum_g max(v_g - tau, 0)``.  For a flat ball the "groups" are the
-    entries.
-    """
-    if ball.is_flat:
-        v = np.abs(y).ravel()
-    else:
-        v = _group_norms(y, ball.inner, outer)
-    tau = np.quantile(v, fraction)
-    return float(np.maximum(v - tau, 0.0).sum())
 
 
 def _zero_groups(x, ball, outer: int) -> float:

@@ -214,15 +214,18 @@ def _segment_soft(xi, tau, keep, out):
     """One row segment: ``out[k]`` = the soft threshold of ``xi[k]`` at ``tau[k]``, or
     ``xi[k]`` itself where ``keep`` (``keep`` None: no ball of the segment is kept)."""
     w = xi.shape[0]
-    for k in range(w):
+    if keep is None:
+        for k in range(w):
+            v = xi[k]
+            t = abs(float(v)) - tau[k]
+            t = t if t > 0.0 else 0.0
+            out[k] = t if v >= 0 else -t
+        return
+    for k in range(w):  # one read of xi[k] before the write (out may be xi)
         v = xi[k]
         t = abs(float(v)) - tau[k]
         t = t if t > 0.0 else 0.0
-        out[k] = t if v >= 0 else -t
-    if keep is not None:
-        for k in range(w):
-            if keep[k]:
-                out[k] = xi[k]
+        out[k] = v if keep[k] else (t if v >= 0 else -t)
 
 
 @njit(**JIT_OPTIONS)

@@ -8,7 +8,7 @@ Two canonical layouts cover every input without a hidden transpose in the common
 * cols   ``x[a, i, b]``  (A, N, B): group ``(a, b)`` runs along the middle axis, so the
   inner loop walks ``b`` (contiguous in memory) and groups are processed side by side.
 
-The inner norm code ``q`` is one of ``Q1``, ``Q2``, ``QINF``.
+The inner norm code ``q`` is one of ``Q1``, ``Q2``, ``QINF`` (:mod:`.codes`).
 """
 
 from __future__ import annotations
@@ -16,91 +16,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .l1 import l1_threshold, soft_threshold_into
+from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
+from .codes import Q1, Q2, QINF
+from .vector import abs_bits_max, l1_threshold, soft_threshold, soft_threshold_into, vec_norm
 
-Q1, Q2, QINF = 1, 2, 3
-
-_L1_CHUNK = 32  # columns gathered at once by the cols l1 kernel (fits in L2)
-
-# |x| of a float64 as int64 bits: clear the sign bit
-_ABS_BITS64 = np.int64(0x7FFFFFFFFFFFFFFF)
+_L1_CHUNK = 32  # columns gathered at once by the cols l1 kernels (fits in L2)
 
 
 @njit(**JIT_OPTIONS)
-def _row_norm(x, g, q):
-    """``||x[g, :]||_q`` of a 2-D array in float64.  A NaN in the row gives NaN, an inf gives
-    inf (the caller checks that the norms are finite).  Used by the rows kernels here and
-    by the fused multi-level kernels (on ``x[g]`` of a 3-D block)."""
-    N = x.shape[1]
-    a0 = 0.0
-    a1 = 0.0
-    i = 0
-    if q == QINF:
-        # max is exact in any order; NaN (which max drops) is flagged on the side with an
-        # OR, which carries no floating-point latency chain
-        bad = False
-        a2 = 0.0
-        a3 = 0.0
-        while i + 4 <= N:
-            t0 = abs(x[g, i])
-            t1 = abs(x[g, i + 1])
-            t2 = abs(x[g, i + 2])
-            t3 = abs(x[g, i + 3])
-            bad |= (t0 != t0) | (t1 != t1) | (t2 != t2) | (t3 != t3)
-            a0 = t0 if t0 > a0 else a0
-            a1 = t1 if t1 > a1 else a1
-            a2 = t2 if t2 > a2 else a2
-            a3 = t3 if t3 > a3 else a3
-            i += 4
-        while i < N:
-            t0 = abs(x[g, i])
-            bad |= t0 != t0
-            a0 = t0 if t0 > a0 else a0
-            i += 1
-        if bad:
-            return np.nan
-        a0 = a0 if a0 > a1 else a1
-        a2 = a2 if a2 > a3 else a3
-        return a0 if a0 > a2 else a2
-    # sums with four accumulators: the additions of one row do not wait on each other
-    # (fastmath is off, so the compiler keeps the order; the result does not depend on
-    # the thread count)
-    a2 = 0.0
-    a3 = 0.0
-    if q == Q1:
-        while i + 4 <= N:
-            a0 += abs(x[g, i])
-            a1 += abs(x[g, i + 1])
-            a2 += abs(x[g, i + 2])
-            a3 += abs(x[g, i + 3])
-            i += 4
-        while i < N:
-            a0 += abs(x[g, i])
-            i += 1
-        return (a0 + a1) + (a2 + a3)
-    while i + 4 <= N:
-        t0 = float(x[g, i])
-        t1 = float(x[g, i + 1])
-        t2 = float(x[g, i + 2])
-        t3 = float(x[g, i + 3])
-        a0 += t0 * t0
-        a1 += t1 * t1
-        a2 += t2 * t2
-        a3 += t3 * t3
-        i += 4
-    while i < N:
-        t0 = float(x[g, i])
-        a0 += t0 * t0
-        i += 1
-    return np.sqrt((a0 + a1) + (a2 + a3))
+def chunk_of(t, per_a, width, B):
+    """``(a, b0, b1)``: task ``t`` of a cols-layout kernel covers the groups ``(a, b)``,
+    ``b0 <= b < b1``, of slab ``a`` split into ``per_a`` chunks of ``width`` groups."""
+    a = t // per_a
+    b0 = (t % per_a) * width
+    return a, b0, min(B, b0 + width)
 
 
 @njit(**PARALLEL_OPTIONS)
 def group_norms_rows(x, q, v):
     """``v[g] = ||x[g, :]||_q`` (float64); NaN/inf marks a non-finite group."""
     for g in prange(x.shape[0]):
-        v[g] = _row_norm(x, g, q)
+        v[g] = vec_norm(x[g], q)
 
 
 @njit(**JIT_OPTIONS)
@@ -119,9 +55,7 @@ def group_norms_cols(x, q, v, nthreads):
     A, N, B = x.shape
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
-        a = t // per_a
-        b0 = (t % per_a) * width
-        b1 = min(B, b0 + width)
+        a, b0, b1 = chunk_of(t, per_a, width, B)
         acc = np.zeros(max(b1 - b0, 0))
         if q == QINF:
             # the max is exact in the data's dtype: accumulate there (twice the lanes for
@@ -150,12 +84,8 @@ def group_norms_cols(x, q, v, nthreads):
 
 @njit(**PARALLEL_OPTIONS)
 def rows_linf64(xb, v):
-    """``v[g] = max_i |x[g, i]|`` for float64 rows given as their int64 bits ``xb`` (G, N).
-
-    With the sign bit cleared, the bit patterns of non-negative float64 numbers order like
-    their values and NaN lies above inf, so an integer max over a row is the bit pattern of
-    ``max |x|`` that propagates NaN by itself: no side check, and the loop vectorises
-    without fast-math (the float max with a NaN check does not)."""
+    """``v[g] = max_i |x[g, i]|`` for float64 rows given as their int64 bits ``xb`` (G, N)
+    (see :func:`.vector.abs_bits_max`)."""
     G, N = xb.shape
     vb = v.view(np.int64)
     nchunks = min(G, 1024)
@@ -164,8 +94,7 @@ def rows_linf64(xb, v):
         for g in range(c * step, min(G, (c + 1) * step)):
             a = np.int64(0)
             for i in range(N):
-                t = xb[g, i] & _ABS_BITS64
-                a = t if t > a else a
+                a = abs_bits_max(a, xb[g, i])
             vb[g] = a
 
 
@@ -177,15 +106,12 @@ def cols_linf64(xb, v, nthreads):
     vb = v.view(np.int64)
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
-        a = t // per_a
-        b0 = (t % per_a) * width
-        b1 = min(B, b0 + width)
+        a, b0, b1 = chunk_of(t, per_a, width, B)
         m = np.zeros(max(b1 - b0, 0), dtype=np.int64)
         for i in range(N):
             xi = xb[a, i, b0:b1]
             for k in range(b1 - b0):
-                c = xi[k] & _ABS_BITS64
-                m[k] = c if c > m[k] else m[k]
+                m[k] = abs_bits_max(m[k], xi[k])
         for k in range(b1 - b0):
             vb[a, b0 + k] = m[k]
 
@@ -236,9 +162,7 @@ def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
     A, N, B = x.shape
     per_a, width = _col_blocks(A, B, nthreads)
     for t in prange(A * per_a):
-        a = t // per_a
-        b0 = (t % per_a) * width
-        b1 = min(B, b0 + width)
+        a, b0, b1 = chunk_of(t, per_a, width, B)
         w = max(b1 - b0, 0)
         # per-group factor in the data's dtype: clip level (inf) or scale (2)
         f = np.empty(w, dtype=x.dtype)
@@ -272,24 +196,29 @@ def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
                         oi[k] = xi[k] * f[k]
 
 
+@njit(**JIT_OPTIONS)
+def _gather_cols(x, a, b0, b1, col):
+    """``col[k] = x[a, :, b0 + k]``: a few groups of the cols layout copied into a
+    contiguous, cache-sized buffer (row segments read whole)."""
+    for i in range(x.shape[1]):
+        xi = x[a, i, b0:b1]
+        for k in range(b1 - b0):
+            col[k, i] = xi[k]
+
+
 @njit(**PARALLEL_OPTIONS)
 def apply_l1_cols(x, v, u, out):
-    """l1 groups in the cols layout: gather a few columns (contiguous copy that fits in
-    cache), find each column's soft threshold, write the soft-thresholded rows."""
+    """l1 groups in the cols layout: gather a few columns, find each column's soft
+    threshold, write the soft-thresholded rows."""
     A, N, B = x.shape
     nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * _L1_CHUNK
-        b1 = min(B, b0 + _L1_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, _L1_CHUNK, B)
         w = b1 - b0
         f = np.empty(w)
         col = np.empty((w, N))
         buf = np.empty(N)
-        for i in range(N):
-            xi = x[a, i, b0:b1]
-            for k in range(w):
-                col[k, i] = xi[k]
+        _gather_cols(x, a, b0, b1, col)
         for k in range(w):
             ub = u[a, b0 + k]
             if ub <= 0.0:
@@ -302,9 +231,34 @@ def apply_l1_cols(x, v, u, out):
             xi = x[a, i, b0:b1]
             oi = out[a, i, b0:b1]
             for k in range(w):
-                val = xi[k]
-                tt = abs(val) - f[k]
-                oi[k] = (tt if val >= 0.0 else -tt) if tt > 0.0 else 0.0
+                oi[k] = soft_threshold(xi[k], f[k])
+
+
+@njit(**PARALLEL_OPTIONS)
+def l1_thresholds_rows(x, radius, tau):
+    """``tau[g]``: threshold of the projection of row ``g`` onto the l1 ball of ``radius``
+    (0 when the row is inside the ball)."""
+    G, N = x.shape
+    for g in prange(G):
+        buf = np.empty(N)
+        tg, _ = l1_threshold(x[g], radius, buf)
+        tau[g] = max(tg, 0.0)
+
+
+@njit(**PARALLEL_OPTIONS)
+def l1_thresholds_cols(x, radius, tau):
+    """Cols layout of :func:`l1_thresholds_rows` (``tau`` flat, group ``a * B + b``): a few
+    columns are gathered at a time before the l1 threshold runs on each."""
+    A, N, B = x.shape
+    nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
+    for t in prange(A * nb):
+        a, b0, b1 = chunk_of(t, nb, _L1_CHUNK, B)
+        col = np.empty((b1 - b0, N))
+        buf = np.empty(N)
+        _gather_cols(x, a, b0, b1, col)
+        for k in range(b1 - b0):
+            tg, _ = l1_threshold(col[k], radius, buf)
+            tau[a * B + b0 + k] = max(tg, 0.0)
 
 
 @njit(**JIT_OPTIONS)

@@ -1,6 +1,6 @@
 """Exact Euclidean projection onto the l1,inf ball: bracket, compact, solve.
 
-Problem and structure ([QUA], [CHU], [NL]; SPEC s.3).  For groups ``y_j`` the projection is
+Problem and structure ([QUA], [CHU], [NL]).  For groups ``y_j`` the projection is
 ``x_ij = sign(y_ij) min(|y_ij|, mu_j)``.  With ``g_j(c) = sum_i (|y_ij| - c)_+`` (convex,
 decreasing on ``[0, m_j]``, ``m_j = max_i |y_ij|``, ``s_j = g_j(0) = ||y_j||_1``) and its
 inverse ``mu_j(theta)`` (the l1-ball threshold of group ``j`` at radius ``theta``, 0 when
@@ -58,12 +58,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .l1 import l1_threshold
+from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
+from .compile import serial_and_parallel
+from .grouped import chunk_of
 
-# Groups processed side by side in the cols layout (one prange task).  512 (4 KiB row
-# segments, the level pass's accumulators still in L1/L2) measured 2-5 % faster than 256
-# on 1000 x 10000 and 1000 x 4000 with 1 thread, and no slower with 2.
+# Groups processed side by side in the cols layout (one prange task): 4 KiB row segments,
+# with the level pass's accumulators still in L1/L2.
 COLUMN_CHUNK = 512
 # Groups from which the bound sums of the bracket run in parallel.
 PAR_GROUPS = 50_000
@@ -77,8 +77,6 @@ MAX_LEVEL_PASSES = 3
 # Stop the level passes once the bound on the band size is at most this fraction of the
 # entries.
 BAND_FRACTION = 0.05
-# Levels sit at lo + (hi - lo) * (l / (K - 1)) ** LEVEL_POWER inside a group's range.
-LEVEL_POWER = 1.0
 # Relative safety margin put around the bracket (rounding in the bounds).
 _MARGIN = 1e-10
 
@@ -115,9 +113,7 @@ def stats_cols(x, s, m):
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         w = b1 - b0
         acc = np.zeros(w)
         mx = np.zeros(w)
@@ -166,6 +162,29 @@ def levels_rows(x, lev, gv, cnt):
             cnt[g, l] = cc[l].sum()
 
 
+@njit(**JIT_OPTIONS)
+def _dense_or_gather(idx, w, width):
+    """``(w, dense)`` for a chunk of ``width`` groups of which the ``w`` listed in ``idx``
+    are candidates: gathering them costs about as much as a level pass over the chunk, so
+    above half the chunk every group is read (``idx`` becomes the identity)."""
+    if 2 * w > width:
+        for k in range(width):
+            idx[k] = k
+        return width, True
+    return w, False
+
+
+@njit(**JIT_OPTIONS)
+def _abs_segment(xi, idx, w, dense, row):
+    """``row[:w] = |xi|`` (dense) or ``|xi[idx[:w]]|`` (the candidates only)."""
+    if dense:
+        for k in range(w):
+            row[k] = abs(xi[k])
+    else:
+        for k in range(w):
+            row[k] = abs(xi[idx[k]])
+
+
 @njit(**PARALLEL_OPTIONS)
 def levels_cols(x, lev, gv, cnt):
     """Cols layout of :func:`levels_rows`; ``lev``, ``gv``, ``cnt`` are ``(K, A * B)``.
@@ -175,9 +194,7 @@ def levels_cols(x, lev, gv, cnt):
     K = lev.shape[0]
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = 0
@@ -187,12 +204,7 @@ def levels_cols(x, lev, gv, cnt):
                 w += 1
         if w == 0:
             continue
-        # gathering costs about as much as a level: below half the chunk it pays
-        dense = 2 * w > b1 - b0
-        if dense:
-            w = b1 - b0
-            for k in range(w):
-                idx[k] = k
+        w, dense = _dense_or_gather(idx, w, b1 - b0)
         c = np.empty((K, w))
         for l in range(K):
             for k in range(w):
@@ -201,13 +213,7 @@ def levels_cols(x, lev, gv, cnt):
         cc = np.zeros((K, w))
         row = np.empty(w)
         for i in range(N):
-            xi = x[a, i, b0:b1]
-            if dense:
-                for k in range(w):
-                    row[k] = abs(xi[k])
-            else:
-                for k in range(w):
-                    row[k] = abs(xi[idx[k]])
+            _abs_segment(x[a, i, b0:b1], idx, w, dense, row)
             for l in range(K):
                 cl = c[l]
                 al = acc[l]
@@ -248,36 +254,19 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
             w = xi.shape[0]
             for k in range(w):
                 row[k] = abs(xi[k])
-            _screen_block(row[:w], l0, h0, p, e, ca, sa, band)
+            _screen_row(row[:w], l0, h0, p, e, ca, sa, band, 0)
         blen[g] = p[0] - off[g] if p[0] <= e[0] else -1
         cnt_a[g] = ca.sum()
         sum_a[g] = sa.sum()
 
 
 @njit(**JIT_OPTIONS)
-def _screen_block(row, l0, h0, p, e, ca, sa, band):
-    """:func:`_screen_row` for one group: all lanes share the slot counter ``p[0]``."""
-    w = row.shape[0]
-    nin = 0
-    for k in range(w):
-        v = row[k]
-        up = v > h0[k]
-        ca[k] += up
-        sa[k] += v if up else 0.0
-        nin += (v > l0[k]) & (v <= h0[k])
-    if nin > 0:
-        for k in range(w):
-            v = row[k]
-            if v > l0[k] and v <= h0[k]:
-                if p[0] < e[0]:
-                    band[p[0]] = v
-                p[0] += 1
-
-
-@njit(**JIT_OPTIONS)
-def _screen_row(row, l0, h0, p, e, ca, sa, band):
+def _screen_row(row, l0, h0, p, e, ca, sa, band, lane):
     """One row segment of the band pass: count and sum above ``h0`` (branch-free), then
-    store the entries in ``(l0, h0]`` if the branch-free count found any."""
+    store the entries in ``(l0, h0]`` if the branch-free count found any.  Entry ``k``
+    goes to the slot counter ``p[k * lane]`` (bounded by ``e[k * lane]``): one counter per
+    lane (a group per lane, cols layout) or, with ``lane = 0``, one shared by all lanes
+    (the lanes are one group's entries, rows layout)."""
     w = row.shape[0]
     nin = 0
     for k in range(w):
@@ -290,14 +279,15 @@ def _screen_row(row, l0, h0, p, e, ca, sa, band):
         for k in range(w):
             v = row[k]
             if v > l0[k] and v <= h0[k]:
-                if p[k] < e[k]:
-                    band[p[k]] = v
-                p[k] += 1
+                j = k * lane
+                if p[j] < e[j]:
+                    band[p[j]] = v
+                p[j] += 1
 
 
 @njit(**JIT_OPTIONS)
 def _screen_below(row, l0, h0, p, e, cb, sb, band):
-    """:func:`_screen_row` for chunks where few entries lie at or below ``h0``: only those
+    """Band pass for chunks where few entries lie at or below ``h0``: only those
     are counted and summed, in the rare branch after a branch-free screen; the count and
     sum above then follow from ``N`` and the group's l1 norm."""
     w = row.shape[0]
@@ -328,9 +318,7 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * COLUMN_CHUNK
-        b1 = min(B, b0 + COLUMN_CHUNK)
+        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = 0
@@ -343,11 +331,7 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
         if w == 0:
             continue
         rare = nbelow * 8.0 <= float(N) * w
-        dense = 2 * w > b1 - b0
-        if dense:
-            w = b1 - b0
-            for k in range(w):
-                idx[k] = k
+        w, dense = _dense_or_gather(idx, w, b1 - b0)
         l0 = np.empty(w)
         h0 = np.empty(w)
         p = np.empty(w, dtype=np.int64)
@@ -363,17 +347,11 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
         sa = np.zeros(w)
         row = np.empty(w)
         for i in range(N):
-            xi = x[a, i, b0:b1]
-            if dense:
-                for k in range(w):
-                    row[k] = abs(xi[k])
-            else:
-                for k in range(w):
-                    row[k] = abs(xi[idx[k]])
+            _abs_segment(x[a, i, b0:b1], idx, w, dense, row)
             if rare:
                 _screen_below(row, l0, h0, p, e, ca, sa, band)
             else:
-                _screen_row(row, l0, h0, p, e, ca, sa, band)
+                _screen_row(row, l0, h0, p, e, ca, sa, band, 1)
         for k in range(w):
             if l0[k] != np.inf:
                 g = g0 + idx[k]
@@ -422,8 +400,9 @@ def _lower(theta, pc, pg, pk, j, npt):
     return best, slope
 
 
-@njit(**PARALLEL_OPTIONS)
-def _sum_bounds_par(theta, pc, pg, pk, npt, cand, which):
+def _bound_sums(theta, pc, pg, pk, npt, cand, which):
+    """``(F, F')`` of the lower (``which == 0``) or upper (1) bound over the groups
+    ``cand``."""
     f = 0.0
     d = 0.0
     for q in prange(cand.shape[0]):
@@ -437,24 +416,16 @@ def _sum_bounds_par(theta, pc, pg, pk, npt, cand, which):
     return f, d
 
 
+_bound_sums_serial, _bound_sums_par = serial_and_parallel(_bound_sums)
+
+
 @njit(**JIT_OPTIONS)
 def _sum_bounds(theta, pc, pg, pk, npt, cand, which):
-    """``(F, F')`` of the lower (``which == 0``) or upper (1) bound over the groups
-    ``cand``.  Serial below ``PAR_GROUPS`` groups: a parallel launch per Newton step
-    costs more than it saves on small problems."""
+    """:func:`_bound_sums`, serial below ``PAR_GROUPS`` groups: a parallel launch per
+    Newton step costs more than it saves on small problems."""
     if cand.shape[0] >= PAR_GROUPS:
-        return _sum_bounds_par(theta, pc, pg, pk, npt, cand, which)
-    f = 0.0
-    d = 0.0
-    for q in range(cand.shape[0]):
-        j = cand[q]
-        if which == 0:
-            v, sl = _lower(theta, pc, pg, pk, j, npt)
-        else:
-            v, sl = _upper(theta, pc, pg, j, npt)
-        f += v
-        d += sl
-    return f, d
+        return _bound_sums_par(theta, pc, pg, pk, npt, cand, which)
+    return _bound_sums_serial(theta, pc, pg, pk, npt, cand, which)
 
 
 @njit(**JIT_OPTIONS)
@@ -521,16 +492,12 @@ def _edges_one(j, tlo, thi, pc, pg, pk, lo, hi, est, bnd, below):
     below[j] = pk[j, 0] - pk[j, pb]  # at least the entries above hi[j] are above bnd[1, j]
 
 
-@njit(**PARALLEL_OPTIONS)
-def _edges_par(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
+def _edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
     for q in prange(cand.shape[0]):
         _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd, below)
 
 
-@njit(**JIT_OPTIONS)
-def _edges_serial(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
-    for q in range(cand.shape[0]):
-        _edges_one(cand[q], tlo, thi, pc, pg, pk, lo, hi, est, bnd, below)
+_edges_serial, _edges_par = serial_and_parallel(_edges)
 
 
 def band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below):
@@ -583,20 +550,14 @@ def insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols):
 
 
 # --------------------------------------------------------------------------- exact solve
-@njit(**PARALLEL_OPTIONS)
-def _sort_par(band, off, blen, cand):
+def _sort(band, off, blen, cand):
     for q in prange(cand.shape[0]):
         j = cand[q]
         o = off[j]
         band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
 
 
-@njit(**JIT_OPTIONS)
-def _sort_serial(band, off, blen, cand):
-    for q in range(cand.shape[0]):
-        j = cand[q]
-        o = off[j]
-        band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+_sort_serial, _sort_par = serial_and_parallel(_sort)
 
 
 def sort_bands(band, off, blen, cand):
@@ -727,42 +688,7 @@ def solve_compact(r, theta, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi,
     return theta, True
 
 
-# --------------------------------------------------------------------------- prox
-@njit(**PARALLEL_OPTIONS)
-def l1_thresholds_rows(x, radius, tau):
-    """``tau[g]``: threshold of the projection of row ``g`` onto the l1 ball of ``radius``
-    (0 when the row is inside the ball)."""
-    G, N = x.shape
-    for g in prange(G):
-        buf = np.empty(N)
-        tg, _ = l1_threshold(x[g], radius, buf)
-        tau[g] = max(tg, 0.0)
-
-
-@njit(**PARALLEL_OPTIONS)
-def l1_thresholds_cols(x, radius, tau):
-    """Cols layout of :func:`l1_thresholds_rows`: a few columns are gathered at a time
-    into a contiguous buffer (cache-sized) before Condat's algorithm runs on each."""
-    A, N, B = x.shape
-    ch = 32
-    nb = (B + ch - 1) // ch
-    for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * ch
-        b1 = min(B, b0 + ch)
-        w = b1 - b0
-        col = np.empty((w, N))
-        buf = np.empty(N)
-        for i in range(N):
-            xi = x[a, i, b0:b1]
-            for k in range(w):
-                col[k, i] = xi[k]
-        for k in range(w):
-            tg, _ = l1_threshold(col[k], radius, buf)
-            tau[a * B + b0 + k] = max(tg, 0.0)
-
-
-# --------------------------------------------------------------------------- driver
+# --------------------------------------------------------------------------- entry
 def _run_band(x2, cols, lo, hi, est, cand, below, s):
     """Band pass with buffers sized by ``est``; returns ``(band, off, blen, cnt_a,
     sum_a)``."""
@@ -814,7 +740,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     bnd = np.zeros((2, G))
     cand = np.flatnonzero(s > 0.0)
     tlo, thi = 0.0, smax
-    frac = np.linspace(0.0, 1.0, K) ** LEVEL_POWER
+    frac = np.linspace(0.0, 1.0, K)  # levels evenly spread over each group's range
     passes = 0
     while True:
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
@@ -867,30 +793,29 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     return mu
 
 
-def project_on(xc, oc, radius, stats=None):
-    """Exact l1,inf projection of the canonical view ``xc`` into ``oc`` (may be ``xc``).
+def exact_l1inf_levels(xc, radius, stats=None):
+    """Clip levels of the exact l1,inf projection of the canonical view ``xc`` (A, N, B).
 
-    Returns False, having written nothing, when ``xc`` holds NaN or inf.
+    Returns ``(m, mu)``, float64 arrays of shape ``(A,)`` when ``B == 1`` (groups are rows)
+    and ``(A, B)`` otherwise: ``m`` the group l_inf norms, ``mu`` the clip levels, so that
+    the projection is ``x = sign(y) min(|y|, mu_g)`` group by group (``mu = m`` inside the
+    ball, ``mu = 0`` for radius 0).  Returns None, having read ``xc`` once, when it holds
+    NaN or inf.  ``stats`` as in :func:`exact_thresholds`.
     """
-    from .._numpy import apply_group_radii
-
     A, N, B = xc.shape
     cols = B > 1
     G = A * B
     x2 = xc if cols else xc[:, :, 0]
+    shape = (A, B) if cols else (A,)
     s = np.empty(G)
     m = np.empty(G)
     (stats_cols if cols else stats_rows)(x2, s, m)
     if not (np.isfinite(s).all() and np.isfinite(m).all()):
-        return False
+        return None
     if m.sum() <= radius:  # inside the ball
-        if oc is not xc:
-            oc[...] = xc
-        return True
-    if radius == 0.0:
-        oc[...] = 0.0
-        return True
-    mu = exact_thresholds(x2, cols, s, m, radius, stats)
-    shape = (A, B) if cols else (A,)
-    apply_group_radii(xc, oc, "inf", m.reshape(shape), mu.reshape(shape))
-    return True
+        mu = m
+    elif radius == 0.0:
+        mu = np.zeros(G)
+    else:
+        mu = exact_thresholds(x2, cols, s, m, radius, stats)
+    return m.reshape(shape), mu.reshape(shape)

@@ -17,7 +17,7 @@ three more round trips through memory.  Both kernels are parallel over the block
 
 For q_k = inf on float64 data the first pass runs on the integer bits of the data
 (``norms_two_levels_linf64``; ``grouped.rows_linf64`` for a level whose fibres are rows): a
-vectorised integer max that propagates NaN by itself.
+vectorised integer max that propagates NaN by itself (:func:`.vector.abs_bits_max`).
 """
 
 from __future__ import annotations
@@ -25,57 +25,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .grouped import _ABS_BITS64, _row_norm
-from .l1 import l1_threshold
-
-Q1, Q2, QINF = 1, 2, 3
+from .._core.config import PARALLEL_OPTIONS
+from .codes import Q1, Q2, QINF
+from .vector import abs_bits_max, l1_threshold, soft_threshold, vec_norm
 
 # at most this many parallel work items (ranges of blocks): buffers are allocated once per
 # item, and short rows (16 entries for 16^6) do not pay a per-block overhead
 _MAX_CHUNKS = 1024
-
-
-@njit(**JIT_OPTIONS)
-def _vec_norm(x, q):
-    """``||x||_q`` of a 1-D array in float64; NaN when ``x`` holds NaN or inf and q = inf
-    (the sums of q = 1, 2 are NaN or inf by themselves)."""
-    n = x.shape[0]
-    a0 = 0.0
-    a1 = 0.0
-    i = 0
-    if q == QINF:
-        c = 0.0
-        while i + 2 <= n:
-            t0 = abs(x[i])
-            t1 = abs(x[i + 1])
-            c += (t0 - t0) + (t1 - t1)
-            a0 = t0 if t0 > a0 else a0
-            a1 = t1 if t1 > a1 else a1
-            i += 2
-        if i < n:
-            t0 = abs(x[i])
-            c += t0 - t0
-            a0 = t0 if t0 > a0 else a0
-        return (a0 if a0 > a1 else a1) + c
-    if q == Q1:
-        while i + 2 <= n:
-            a0 += abs(x[i])
-            a1 += abs(x[i + 1])
-            i += 2
-        if i < n:
-            a0 += abs(x[i])
-        return a0 + a1
-    while i + 2 <= n:
-        t0 = float(x[i])
-        t1 = float(x[i + 1])
-        a0 += t0 * t0
-        a1 += t1 * t1
-        i += 2
-    if i < n:
-        t0 = float(x[i])
-        a0 += t0 * t0
-    return np.sqrt(a0 + a1)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -89,20 +45,14 @@ def norms_two_levels(x, qn, qm, v, w):
     for c in prange(nchunks):
         for g in range(c * step, min(G, (c + 1) * step)):
             for m in range(M):
-                v[g, m] = _row_norm(x[g], m, qn)
-            w[g] = _vec_norm(v[g], qm)
-
-
+                v[g, m] = vec_norm(x[g, m], qn)
+            w[g] = vec_norm(v[g], qm)
 
 
 @njit(**PARALLEL_OPTIONS)
 def norms_two_levels_linf64(xb, qm, v, w):
-    """``norms_two_levels`` for q_k = inf and float64 data given as its int64 bits ``xb``.
-
-    With the sign bit cleared, the bit patterns of non-negative float64 numbers order like
-    their values and NaN lies above inf, so an integer max over a row is the bit pattern
-    of ``max |x|`` that propagates NaN by itself: no side check, and the loop vectorises
-    without fast-math (the float max with a NaN check does not)."""
+    """``norms_two_levels`` for q_k = inf and float64 data given as its int64 bits ``xb``
+    (see :func:`.vector.abs_bits_max`)."""
     G, M, N = xb.shape
     vb = v.view(np.int64)
     nchunks = min(G, _MAX_CHUNKS)
@@ -112,10 +62,9 @@ def norms_two_levels_linf64(xb, qm, v, w):
             for m in range(M):
                 a = np.int64(0)
                 for i in range(N):
-                    t = xb[g, m, i] & _ABS_BITS64
-                    a = t if t > a else a
+                    a = abs_bits_max(a, xb[g, m, i])
                 vb[g, m] = a
-            w[g] = _vec_norm(v[g], qm)
+            w[g] = vec_norm(v[g], qm)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -188,11 +137,6 @@ def apply_two_levels(x, qn, qm, v, w, u, out):
                     for i in range(N):
                         orow[i] = xr[i] * s
                 else:
-                    tau, _ = l1_threshold(x[g, m], rm, bufn)
+                    tau, _ = l1_threshold(xr, rm, bufn)
                     for i in range(N):
-                        z = x[g, m, i]
-                        t = abs(z) - tau
-                        if t > 0.0:
-                            out[g, m, i] = t if z >= 0.0 else -t
-                        else:
-                            out[g, m, i] = 0.0
+                        orow[i] = soft_threshold(xr[i], tau)

@@ -1,7 +1,8 @@
-"""Vector kernels: the l1 ball (Condat's algorithm), the l2 ball and the l_inf ball.
+"""Vector kernels: the l1 threshold (Condat's algorithm), soft-thresholding, the l_q norm of
+a vector, and the projections onto the l1, l2 and l_inf balls of a flat vector.
 
 All functions trust their inputs (1-D float arrays, finite radius >= 0) and accumulate in
-float64 whatever the input dtype.
+float64 whatever the input dtype.  The group kernels call them on one group at a time.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._core.config import JIT_OPTIONS
+from .codes import ABS_BITS64, Q1, Q2, QINF
 
 
 @njit(**JIT_OPTIONS)
@@ -176,15 +178,95 @@ def l1_threshold(y, radius, buf):
 
 
 @njit(**JIT_OPTIONS)
+def soft_threshold(v, tau):
+    """``sign(v) * max(|v| - tau, 0)`` (identity for tau = 0, zero for tau = inf)."""
+    t = abs(v) - tau
+    return (t if v >= 0.0 else -t) if t > 0.0 else 0.0
+
+
+@njit(**JIT_OPTIONS)
 def soft_threshold_into(y, tau, out):
-    """``out = sign(y) * max(|y| - tau, 0)`` (identity for tau = 0, zeros for tau = inf)."""
+    """``out = sign(y) * max(|y| - tau, 0)`` for 1-D ``y``."""
     for i in range(y.shape[0]):
-        v = y[i]
-        t = abs(v) - tau
-        if t > 0.0:
-            out[i] = t if v >= 0.0 else -t
-        else:
-            out[i] = 0.0
+        out[i] = soft_threshold(y[i], tau)
+
+
+@njit(**JIT_OPTIONS)
+def abs_bits_max(a, t):
+    """``max(a, |t|)`` on int64 bit patterns of float64 numbers (``a`` already has its sign
+    bit cleared).  With the sign bit cleared, the bit patterns of non-negative float64
+    numbers order like their values and NaN lies above inf, so an integer max is the bit
+    pattern of ``max |x|`` and propagates NaN by itself: no side check, and the loops that
+    call it vectorise without fast-math (the float max with a NaN check does not)."""
+    c = t & ABS_BITS64
+    return c if c > a else a
+
+
+@njit(**JIT_OPTIONS)
+def vec_norm(x, q):
+    """``||x||_q`` of a 1-D array in float64, ``q`` a code of :mod:`.codes`.  A NaN in ``x``
+    gives NaN, an inf gives inf or NaN: the result is finite exactly when ``x`` is (up to
+    overflow of the l2 squares, which the l2 ball handles)."""
+    N = x.shape[0]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    i = 0
+    if q == QINF:
+        # max is exact in any order; NaN (which max drops) is flagged on the side with an
+        # OR, which carries no floating-point latency chain
+        bad = False
+        while i + 4 <= N:
+            t0 = abs(x[i])
+            t1 = abs(x[i + 1])
+            t2 = abs(x[i + 2])
+            t3 = abs(x[i + 3])
+            bad |= (t0 != t0) | (t1 != t1) | (t2 != t2) | (t3 != t3)
+            a0 = t0 if t0 > a0 else a0
+            a1 = t1 if t1 > a1 else a1
+            a2 = t2 if t2 > a2 else a2
+            a3 = t3 if t3 > a3 else a3
+            i += 4
+        while i < N:
+            t0 = abs(x[i])
+            bad |= t0 != t0
+            a0 = t0 if t0 > a0 else a0
+            i += 1
+        if bad:
+            return np.nan
+        a0 = a0 if a0 > a1 else a1
+        a2 = a2 if a2 > a3 else a3
+        return a0 if a0 > a2 else a2
+    # sums with four accumulators: the additions do not wait on each other (fastmath is
+    # off, so the compiler keeps this order and the result does not depend on the thread
+    # count)
+    if q == Q1:
+        while i + 4 <= N:
+            a0 += abs(x[i])
+            a1 += abs(x[i + 1])
+            a2 += abs(x[i + 2])
+            a3 += abs(x[i + 3])
+            i += 4
+        while i < N:
+            a0 += abs(x[i])
+            i += 1
+        return (a0 + a1) + (a2 + a3)
+    while i + 4 <= N:
+        t0 = float(x[i])
+        t1 = float(x[i + 1])
+        t2 = float(x[i + 2])
+        t3 = float(x[i + 3])
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        i += 4
+    while i < N:
+        t0 = float(x[i])
+        a0 += t0 * t0
+        i += 1
+    return np.sqrt((a0 + a1) + (a2 + a3))
 
 
 @njit(**JIT_OPTIONS)
@@ -207,40 +289,12 @@ def project_l1_flat(y, radius, out):
 
 
 @njit(**JIT_OPTIONS)
-def l1_norm_flat(y):
-    s = 0.0
-    for i in range(y.shape[0]):
-        s += abs(y[i])
-    return s
-
-
-@njit(**JIT_OPTIONS)
-def l2_norm_flat(y):
-    s = 0.0
-    for i in range(y.shape[0]):
-        s += float(y[i]) * float(y[i])
-    return np.sqrt(s)
-
-
-@njit(**JIT_OPTIONS)
-def linf_norm_flat(y):
-    m = 0.0
-    chk = 0.0
-    for i in range(y.shape[0]):
-        a = abs(y[i])
-        chk += a - a
-        if a > m:
-            m = a
-    return m + chk
-
-
-@njit(**JIT_OPTIONS)
 def project_l2_flat(y, radius, out):
     """Scale ``y`` onto the l2 ball: ``y * min(1, radius / ||y||_2)``."""
-    nrm = l2_norm_flat(y)
+    nrm = vec_norm(y, Q2)
     if not np.isfinite(nrm):
         # NaN/inf in y, or squares that overflow: rescale by the largest magnitude
-        m = linf_norm_flat(y)
+        m = vec_norm(y, QINF)
         if not np.isfinite(m):
             return False
         s = 0.0
@@ -260,7 +314,7 @@ def project_l2_flat(y, radius, out):
 @njit(**JIT_OPTIONS)
 def project_linf_flat(y, radius, out):
     """Clip ``y`` to ``[-radius, radius]`` keeping signs."""
-    if not np.isfinite(linf_norm_flat(y)):
+    if not np.isfinite(vec_norm(y, QINF)):
         return False
     for i in range(y.shape[0]):
         v = y[i]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._config import PARALLEL_OPTIONS
+from .._core.config import PARALLEL_OPTIONS
 
 _BLOCK = 256  # groups per parallel task along b (contiguous in memory)
 
