@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .._core.ball import Ball
-from .._core.checks import check_radius, has_internal_overlap
+from .._core.checks import has_internal_overlap
 from .._core.plan import Plan
 from .._core.registry import Method
 from .._cpu import solvers as cpu
@@ -151,8 +151,14 @@ def project(y: torch.Tensor, radius, plan: Plan, out=None):
     from . import autograd
 
     if out is None and autograd.wants_grad(y, radius):
+        if plan.batched:
+            raise NotImplementedError(
+                f"Gradients through batched flat balls (the ball {plan.ball.name!r} over "
+                f"axis={plan.axes} of a {plan.ndim}-D tensor) are not implemented; pass "
+                "y.detach(), or axis=None for one ball."
+            )
         return autograd.project(y, radius, plan, _project_detached)
-    return _project_detached(y, check_radius(radius), plan, out)
+    return _project_detached(y, plan.radius(radius, tuple(y.shape)), plan, out)
 
 
 def _project_detached(y: torch.Tensor, radius: float, plan: Plan, out=None):
@@ -219,11 +225,13 @@ def inplace():
     return torch.no_grad()
 
 
-def norm(y: torch.Tensor, plan: Plan) -> float:
-    """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device)."""
+def norm(y: torch.Tensor, plan: Plan):
+    """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device);
+    for batched flat balls a float64 tensor of the batch shape on ``y``'s device."""
     yt = _detached(y)
     if yt.is_cpu:
-        return cpu.norm(_numpy_view(yt), plan)
+        res = cpu.norm(_numpy_view(yt), plan)
+        return torch.from_numpy(res) if isinstance(res, np.ndarray) else res
     from .solvers import norm as _norm
 
     with torch.no_grad():
