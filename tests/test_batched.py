@@ -271,6 +271,66 @@ def test_l2_tiny_and_huge_magnitudes():
         np.testing.assert_array_equal(x[:, 1], y[:, 1])
 
 
+# ------------------------------------------------------------------ magnitudes, longdouble
+SCALES = {
+    np.float64: [2.0**-1065, 1e-300, 1e-170, 1e-155, 1.0, 1e150, 1e160, 1e300],
+    np.float32: [2.0**-140, 1e-30, 1e-20, 1.0, 3e19, 1e30, 1e36],
+}
+MAG_CASES = [((7, 5), (0,)), ((7, 5), (1,)), ((4, 3, 5), (0, 2))]
+
+
+def _scaled(shape, scale, dtype, seed, mixed):
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(shape)
+    if mixed:  # every entry its own magnitude, up to 1e20 around ``scale`` (finite)
+        hi = min(20.0, np.log10(float(np.finfo(dtype).max) / scale) - 1.0)
+        y = y * 10.0 ** rng.uniform(-20, hi, shape)
+    y = y * scale if scale >= 1 else (y * (scale * 2.0**60)) * 2.0**-60
+    return y.astype(dtype)
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["one_scale", "mixed"])
+@pytest.mark.parametrize("q", QS)
+@pytest.mark.parametrize("shape,axes", MAG_CASES)
+@pytest.mark.parametrize(
+    "dt,scale", [(np.float64, s) for s in SCALES[np.float64]] + [(np.float32, s) for s in SCALES[np.float32]]
+)
+def test_every_magnitude_against_flat_loop_and_longdouble(dt, scale, shape, axes, q, mixed):
+    """Each ball of a batch equals the flat projection of that ball alone (to rounding) and
+    the longdouble reference, is inside its ball, and ``norm`` of the batch is the
+    longdouble norm of every ball, at every magnitude."""
+    import naive
+
+    y = _scaled(shape, scale, dt, seed=len(shape) + 3 * len(q), mixed=mixed)
+    y0 = y.copy()
+    ym, batch, _ = balls_of(y, axes)
+    yb = ym.astype(dt)  # the balls as rows, in y's dtype (exact: a permutation)
+    e, sub = float(np.finfo(dt).eps), float(np.finfo(dt).smallest_subnormal)
+    ld_norms = np.array([naive.ld_norm(row, f"l{q}") for row in yb], dtype=naive.LD)
+    got_norms = mp.norm(y, f"l{q}", axis=axes)
+    assert got_norms.shape == batch
+    assert np.all(np.abs(got_norms.reshape(-1).astype(naive.LD) - ld_norms)
+                  <= 64 * e * ld_norms + 8 * yb.shape[1] * sub)
+    fracs = np.random.default_rng(7).choice([0.0, 0.01, 0.3, 0.7, 0.99, 1.5], size=len(yb))
+    r = (fracs * ld_norms.astype(np.float64)).reshape(batch)
+    x = mp.project(y, r, f"l{q}", axis=axes)
+    assert x.dtype == dt and x.shape == y.shape and np.isfinite(x).all()
+    np.testing.assert_array_equal(y, y0)
+    xm, _, _ = balls_of(x, axes)
+    rr = r.reshape(-1)
+    for g, row in enumerate(yb):
+        big = float(np.max(np.abs(row.astype(np.float64))))
+        loop = mp.project(row, rr[g], f"l{q}")  # the flat projection of this ball alone
+        assert np.max(np.abs(xm[g] - loop.astype(np.float64))) <= 16 * e * big + 4 * sub, g
+        ref = naive.ld_project(row, rr[g], f"l{q}")
+        assert np.max(np.abs(xm[g].astype(naive.LD) - ref)) <= 16 * e * big + 4 * sub, g
+        nx = naive.ld_norm(xm[g].astype(dt), f"l{q}")
+        slack = 16 * e * float(ld_norms[g]) if q == "1" else 0.0  # the l1 threshold's rounding
+        assert nx <= naive.LD(rr[g]) * (1 + 16 * e) + slack + 4 * row.size * sub, g
+        if rr[g] == 0.0:
+            assert not np.any(xm[g])
+
+
 torch = pytest.importorskip("torch")
 
 
@@ -320,3 +380,146 @@ def test_dask_rejects_batched_flat_balls():
     with pytest.raises(ValueError, match="Batched flat balls"):
         mpd.project(x, 1.0, "l2", method="exact", axis=0)
     assert mpd.project(x, 1.0, "l2", method="exact").shape == (8, 6)
+
+
+# --------------------------------------------------------------------------- gradients
+GRAD_CASES = [((5, 6), 0), ((4, 7), 1), ((3, 4, 3), (0, 2))]
+
+
+def _gapped(shape, seed):
+    """Distinct magnitudes in [0.5, 3] separated by gaps, random signs and order (so that
+    no active set changes within gradcheck's step)."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    mags = np.linspace(0.5, 3.0, n)[rng.permutation(n)]
+    return torch.tensor((mags * rng.choice([-1.0, 1.0], size=n)).reshape(shape), dtype=torch.float64)
+
+
+def _ball_margin(yb, xb, r, q):
+    """Distance from ``(yb, r)`` to the nearest change of the ball's active set."""
+    a, n = np.abs(yb), vec_norm(yb, q)
+    if q == "inf":
+        return float(np.min(np.abs(a - r)))
+    if n <= r or q == "2":
+        return abs(n - r)
+    sup = xb != 0
+    tau = float(np.mean(a[sup] - np.abs(xb[sup])))
+    return min(float(np.min(np.abs(a - tau))), n - r)
+
+
+def _radii_away_from_kinks(y, q, axes, margin=1e-3):
+    """Per-ball radii (fractions of each ball's norm, one ball in three inside its ball)
+    whose active sets are at least ``margin`` from changing."""
+    ym, batch, _ = balls_of(y.numpy(), axes)
+    fracs = (0.35, 0.55, 0.2, 0.7, 0.45, 0.8, 0.3, 0.6, 0.15, 0.9)
+    r = np.empty(len(ym))
+    for g, row in enumerate(ym):
+        n = vec_norm(row, q)
+        options = [1.25] if g % 3 == 2 else fracs
+        for f in options:
+            xb = PROJ[q](row, f * n)
+            if _ball_margin(row, xb, f * n, q) > margin:
+                r[g] = f * n
+                break
+        else:
+            raise AssertionError(f"no radius away from kinks for ball {g}")
+    return r.reshape(batch)
+
+
+@pytest.mark.parametrize("q", QS)
+@pytest.mark.parametrize("shape,axis", GRAD_CASES)
+def test_gradcheck_batched(q, shape, axis):
+    """Exact VJPs in y and in the per-ball radii (a tensor of the batch shape)."""
+    axes = (axis,) if isinstance(axis, int) else axis
+    y = _gapped(shape, len(shape) + len(q))
+    r = _radii_away_from_kinks(y, q, axes)
+    yy = y.clone().requires_grad_()
+    rr = torch.tensor(r, requires_grad=True)
+    fn = lambda t, rad: mp.project(t, rad, f"l{q}", axis=axis)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (yy, rr), eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("q", QS)
+@pytest.mark.parametrize("shape,axis", GRAD_CASES)
+def test_batched_gradients_equal_the_per_ball_flat_gradients(q, shape, axis, dtype):
+    """Every ball's gradient (data and radius) is the gradient of the flat projection of that
+    ball alone; a shared radius (0-d tensor) receives the sum over the balls."""
+    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    axes = tuple(a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis))
+    y = torch.from_numpy(make_data("normal", shape, dtype, seed=12))
+    r = np.random.default_rng(4).uniform(0.2, 1.5, balls_of(y.numpy(), axes)[1]) * np.sqrt(
+        np.prod([shape[a] for a in axes]))
+    g = torch.from_numpy(make_data("normal", shape, dtype, seed=13))
+    yy = y.clone().requires_grad_()
+    rr = torch.tensor(r, dtype=tdt, requires_grad=True)
+    x = mp.project(yy, rr, f"l{q}", axis=axis)
+    r = rr.detach().numpy().astype(np.float64)  # the radii as the tensor holds them
+    np.testing.assert_array_equal(x.detach().numpy(), mp.project(y.numpy(), r, f"l{q}", axis=axis))
+    gy, gr = torch.autograd.grad(x, (yy, rr), g)
+    assert gy.dtype == tdt and gr.dtype == tdt and gr.shape == rr.shape
+    ym, _, back = balls_of(y.numpy(), axes)
+    gm, _, _ = balls_of(g.numpy(), axes)
+    loop_gy, loop_gr = [], []
+    for b, row in enumerate(ym):
+        t = torch.tensor(row, dtype=tdt, requires_grad=True)
+        rb = torch.tensor(r.reshape(-1)[b], dtype=tdt, requires_grad=True)
+        a, c = torch.autograd.grad(mp.project(t, rb, f"l{q}"), (t, rb), torch.tensor(gm[b], dtype=tdt))
+        loop_gy.append(a.numpy())
+        loop_gr.append(float(c))
+    rt, at = tol(dtype)
+    np.testing.assert_allclose(gy.numpy(), back(np.stack(loop_gy)), rtol=rt, atol=at)
+    np.testing.assert_allclose(gr.numpy().reshape(-1), loop_gr, rtol=rt, atol=at)
+    # one radius tensor shared by every ball, and the keepdims form of the radii
+    r0 = torch.tensor(float(np.median(r)), dtype=tdt, requires_grad=True)
+    _, g0 = torch.autograd.grad(mp.project(yy, r0, f"l{q}", axis=axis), (yy, r0), g)
+    per_ball = [torch.autograd.grad(mp.project(torch.tensor(row, dtype=tdt), r0, f"l{q}"), r0,
+                                    torch.tensor(gm[b], dtype=tdt))[0] for b, row in enumerate(ym)]
+    np.testing.assert_allclose(float(g0), float(sum(per_ball)), rtol=rt, atol=at * len(ym))
+    rk = torch.tensor(np.expand_dims(r, axes), dtype=tdt, requires_grad=True)
+    _, gk = torch.autograd.grad(mp.project(yy, rk, f"l{q}", axis=axis), (yy, rk), g)
+    assert gk.shape == rk.shape
+    np.testing.assert_allclose(gk.numpy().reshape(-1), gr.numpy().reshape(-1), rtol=0, atol=0)
+
+
+def test_batched_gradients_inside_zero_radius_and_layer():
+    y = _gapped((6, 4), 3)
+    g = torch.from_numpy(make_data("normal", (6, 4), seed=14))
+    norms = np.abs(y.numpy()).sum(axis=0)
+    r = torch.tensor(norms * np.array([1.5, 0.0, 0.4, 2.0]), requires_grad=True)
+    yy = y.clone().requires_grad_()
+    gy, gr = torch.autograd.grad(mp.project(yy, r, "l1", axis=0), (yy, r), g)
+    for b in (0, 3):  # inside: the identity, no radius gradient
+        assert torch.equal(gy[:, b], g[:, b]) and float(gr[b]) == 0.0
+    # radius 0: the right derivative (the largest entry of the ball alone is kept)
+    k = int(np.argmax(np.abs(y.numpy()[:, 1])))
+    assert float(gr[1]) == pytest.approx(float(torch.sign(y[k, 1]) * g[k, 1]))
+    assert not gy[:, 1].numpy()[np.arange(6) != k].any()
+    h = 1e-7
+    xp = mp.project(y, np.array([0.0, h, 0.0, 0.0]) + r.detach().numpy(), "l1", axis=0)
+    x0 = mp.project(y, r.detach(), "l1", axis=0)
+    assert float(((xp - x0)[:, 1] * g[:, 1]).sum()) / h == pytest.approx(float(gr[1]), rel=1e-6)
+    # a sparsemax-like layer over the last axis: one l1 ball per row, differentiable
+    from multiproj.nn import Projection
+
+    layer = Projection(1.0, "l1", axis=-1)
+    z = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    out = layer(z)
+    np.testing.assert_allclose(np.abs(out.detach().numpy()).sum(axis=1), 1.0, rtol=1e-12)
+    out.sum().backward()
+    assert z.grad is not None and torch.isfinite(z.grad).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("q", QS)
+def test_cuda_batched_projection_and_gradients(q):
+    y = _gapped((5, 6), 7)
+    r = torch.tensor(_radii_away_from_kinks(y, q, (0,)))
+    g = torch.from_numpy(make_data("normal", (5, 6), seed=15))
+    grads = []
+    for dev in ("cpu", "cuda"):
+        yy = y.to(dev).requires_grad_()
+        rr = r.to(dev).requires_grad_()
+        x = mp.project(yy, rr, f"l{q}", axis=0)
+        grads.append([t.cpu() for t in (x.detach(), *torch.autograd.grad(x, (yy, rr), g.to(dev)))])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

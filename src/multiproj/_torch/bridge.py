@@ -145,18 +145,12 @@ def project(y: torch.Tensor, radius, plan: Plan, out=None):
     """:func:`multiproj.project` for the float tensor ``y`` (from :func:`as_array`) and the
     call's plan.  Returns a new tensor of ``y``'s dtype and device, or ``out``.
 
-    When ``y`` or ``radius`` (then a 0-d tensor) requires grad, grad mode is on and ``out``
-    is None, the result is differentiable (:mod:`multiproj._torch.autograd`); its forward
+    When ``y`` or ``radius`` (then a 0-d tensor, or for batched flat balls a tensor of
+    radii) requires grad, grad mode is on and ``out`` is None, the result is differentiable (:mod:`multiproj._torch.autograd`); its forward
     is :func:`project` itself on the detached tensor."""
     from . import autograd
 
     if out is None and autograd.wants_grad(y, radius):
-        if plan.batched:
-            raise NotImplementedError(
-                f"Gradients through batched flat balls (the ball {plan.ball.name!r} over "
-                f"axis={plan.axes} of a {plan.ndim}-D tensor) are not implemented; pass "
-                "y.detach(), or axis=None for one ball."
-            )
         return autograd.project(y, radius, plan, _project_detached)
     return _project_detached(y, plan.radius(radius, tuple(y.shape)), plan, out)
 

@@ -122,10 +122,10 @@ def _row_l1_tau(x, g, r, buf):
     m3 = 0.0
     i = 0
     while i + 4 <= N:
-        a0 = abs(float(xg[i]))
-        a1 = abs(float(xg[i + 1]))
-        a2 = abs(float(xg[i + 2]))
-        a3 = abs(float(xg[i + 3]))
+        a0 = abs(np.float64(xg[i]))
+        a1 = abs(np.float64(xg[i + 1]))
+        a2 = abs(np.float64(xg[i + 2]))
+        a3 = abs(np.float64(xg[i + 3]))
         s0 += a0
         s1 += a1
         s2 += a2
@@ -136,7 +136,7 @@ def _row_l1_tau(x, g, r, buf):
         m3 = a3 if a3 > m3 else m3
         i += 4
     while i < N:
-        a0 = abs(float(xg[i]))
+        a0 = abs(np.float64(xg[i]))
         s0 += a0
         m0 = a0 if a0 > m0 else m0
         i += 1
@@ -152,7 +152,7 @@ def _row_l1_tau(x, g, r, buf):
     lo = lo * _SHRINK if lo > 0.0 else lo
     k = 0
     for i in range(N):
-        a = abs(float(xg[i]))
+        a = abs(np.float64(xg[i]))
         buf[k] = a
         k += a > lo
     return _tau_of(buf, k, r, -1.0), True
@@ -170,7 +170,7 @@ def _row_soft(x, g, tau, out):
         return
     for i in range(N):
         v = xg[i]
-        t = abs(float(v)) - tau
+        t = abs(np.float64(v)) - tau
         t = t if t > 0.0 else 0.0
         og[i] = t if v >= 0 else -t
 
@@ -217,13 +217,13 @@ def _segment_soft(xi, tau, keep, out):
     if keep is None:
         for k in range(w):
             v = xi[k]
-            t = abs(float(v)) - tau[k]
+            t = abs(np.float64(v)) - tau[k]
             t = t if t > 0.0 else 0.0
             out[k] = t if v >= 0 else -t
         return
     for k in range(w):  # one read of xi[k] before the write (out may be xi)
         v = xi[k]
-        t = abs(float(v)) - tau[k]
+        t = abs(np.float64(v)) - tau[k]
         t = t if t > 0.0 else 0.0
         out[k] = v if keep[k] else (t if v >= 0 else -t)
 
@@ -251,9 +251,9 @@ def _cols_l1_tau(x, a, b0, b1, r, tau, s, m, rr, cnt, buf):
     for i in range(N):
         xi = x[i, b0:b1]
         for k in range(w):
-            s[k] += abs(float(xi[k]))
+            s[k] += abs(np.float64(xi[k]))
         for k in range(w):
-            t = abs(float(xi[k]))
+            t = abs(np.float64(xi[k]))
             mk = m[k]
             mk = t if t > mk else mk
             m[k] = mk
@@ -332,7 +332,7 @@ def _row_norm2(x, g):
     s = 0.0
     m = 0.0
     for i in range(N):
-        t = abs(float(x[g, i]))
+        t = abs(np.float64(x[g, i]))
         s += t * t
         m = t if t > m else m
     if s != s or not np.isfinite(m):  # NaN spreads into the sum, inf sets the maximum
@@ -342,7 +342,7 @@ def _row_norm2(x, g):
     if not np.isfinite(s) or s < _TINY_SQ:
         s = 0.0
         for i in range(N):
-            t = float(x[g, i]) / m
+            t = np.float64(x[g, i]) / m
             s += t * t
         return m * np.sqrt(s), m
     return np.sqrt(s), m
@@ -397,7 +397,7 @@ def _l2linf_cols(x, q, r, f):
         m = np.zeros(w)
         for i in range(N):
             for k in range(w):
-                v = abs(float(x[a, i, b0 + k]))
+                v = abs(np.float64(x[a, i, b0 + k]))
                 s[k] += v * v
                 m[k] = v if v > m[k] else m[k]
         for k in range(w):
@@ -414,7 +414,7 @@ def _l2linf_cols(x, q, r, f):
             if mk > 0.0 and (not np.isfinite(s[k]) or s[k] < _TINY_SQ):
                 ss = 0.0
                 for i in range(N):
-                    v = float(x[a, i, b0 + k]) / mk
+                    v = np.float64(x[a, i, b0 + k]) / mk
                     ss += v * v
                 nrm = mk * np.sqrt(ss)
             f[a, b0 + k] = -1.0 if nrm <= rk else rk / nrm
