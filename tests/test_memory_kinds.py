@@ -34,6 +34,16 @@ PROJECT_CASES = {
     "l1,2,2/multilevel": ((4, 5, 6), dict(ball="l1,2,2", method="multilevel")),
     "l1,1,inf/multilevel": ((4, 5, 6), dict(ball="l1,1,inf", method="multilevel")),
     "l1,inf,inf/multilevel/levels": ((4, 5, 6), dict(ball="l1,inf,inf", method="multilevel", levels=(2, 0, 1))),
+    # batched flat balls: one ball per column / row / index of the axes left out, each with
+    # its own radius (an array of the batch shape, its keepdims form, or a broadcast view)
+    "l1/batched/axis0": ((6, 5), dict(ball="l1", method="exact", axis=0)),
+    "l1/batched/axis1": ((6, 5), dict(ball="l1", method="exact", axis=1)),
+    "l2/batched/axis0": ((6, 5), dict(ball="l2", method="exact", axis=0)),
+    "linf/batched/axis1": ((6, 5), dict(ball="linf", method="exact", axis=1)),
+    "l1/batched/axis02": ((4, 5, 6), dict(ball="l1", method="exact", axis=(0, 2))),
+    "l2/batched/axis2": ((4, 5, 6), dict(ball="l2", method="exact", axis=2)),
+    "l1/batched/axis0/keepdims_radius": ((6, 5), dict(ball="l1", method="exact", axis=0, radius="keepdims")),
+    "l1/batched/axis1/broadcast_radius": ((6, 5), dict(ball="l1", method="exact", axis=1, radius="broadcast")),
 }
 PROX_CASES = {
     "prox/l1": ((6, 5), dict(norm="l1")),
@@ -68,8 +78,12 @@ def call(case, y, out=None):
         lam = 0.4 * float(np.max(np.abs(_values(y))))
         return multiproj.prox(y, lam, kw["norm"], axis=kw.get("axis", 0))
     kw = dict(kw)
-    ball, method = kw.pop("ball"), kw.pop("method")
+    ball, method, form = kw.pop("ball"), kw.pop("method"), kw.pop("radius", None)
     r = 0.3 * multiproj.norm(_values(y), ball, **_norm_kwargs(ALL_CASES[case][1]))
+    if form == "keepdims":  # the balls' axis kept with length 1
+        r = np.expand_dims(r, kw["axis"])
+    elif form == "broadcast":  # a read-only zero-stride view: one radius for every ball
+        r = np.broadcast_to(np.min(r, keepdims=True), r.shape)
     return multiproj.project(y, r, ball, method=method, out=out, **kw)
 
 

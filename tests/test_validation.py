@@ -16,10 +16,15 @@ def test_bad_radius_value(bad):
         multiproj.project(Y, bad, "l1")
 
 
-@pytest.mark.parametrize("bad", ["1", None, [1.0], True, 1j])
+@pytest.mark.parametrize("bad", ["1", None, True, 1j])
 def test_bad_radius_type(bad):
     with pytest.raises(TypeError, match="radius"):
         multiproj.project(Y, bad, "l1")
+
+
+def test_one_element_radius_list_is_the_radius_of_one_ball():
+    # flat balls take arrays of radii (one per ball, see axis); one ball takes one radius
+    np.testing.assert_array_equal(multiproj.project(Y, [1.0], "l1"), multiproj.project(Y, 1.0, "l1"))
 
 
 @pytest.mark.parametrize("axis", [0, 1])
@@ -65,10 +70,17 @@ def test_bad_axis_value(axis):
         multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=axis)
 
 
-@pytest.mark.parametrize("axis", [1.0, "0", None, True])
+@pytest.mark.parametrize("axis", [1.0, "0", True])
 def test_bad_axis_type(axis):
     with pytest.raises(TypeError, match="axis"):
         multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=axis)
+
+
+def test_axis_none_is_the_default_0_for_mixed_balls():
+    np.testing.assert_array_equal(
+        multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=None),
+        multiproj.project(Y, 1.0, "l1,inf", method="bilevel", axis=0),
+    )
 
 
 def test_mixed_ball_on_1d():

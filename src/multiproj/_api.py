@@ -11,7 +11,7 @@ from ._core.registry import get_method
 __all__ = ["project", "project_", "norm"]
 
 
-def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
+def project(y, radius, ball, *, method="exact", axis=None, levels=None, out=None):
     r"""Project ``y`` onto the ball ``{x : ||x||_ball <= radius}``.
 
     .. math::
@@ -31,11 +31,15 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
         torch operations on the device (:mod:`multiproj._torch.bridge`).  When ``y``
         requires grad (and grad mode is on) the result is differentiable, with the exact
         vector-Jacobian product as backward (:mod:`multiproj._torch.autograd`).
-    radius : float or 0-d torch.Tensor
+    radius : float, 0-d torch.Tensor or array_like
         Radius ``r >= 0``; with a tensor ``y``, a radius tensor that requires grad makes
-        the result differentiable in the radius too.
+        the result differentiable in the radius too.  For batched flat balls (see
+        ``axis``) also an array of radii, one per ball: of the batch shape (``y.shape``
+        without the balls' axes), of its keepdims form (the balls' axes of length 1), or
+        anything that broadcasts to one of them.  Mixed balls take a number.
     ball : {"l1", "l2", "linf", "l1,inf", "l1,1", "l1,2"} or "l1,q2,...,qk"
-        The norm.  Flat balls take ``y`` as one vector.  ``method="multilevel"`` takes any
+        The norm.  Flat balls take ``y`` as one vector, or as a batch of vectors (see
+        ``axis``).  ``method="multilevel"`` takes any
         ``"l1,q2,...,qk"`` (k >= 2, each ``q`` one of 1, 2, inf), the norms named from the
         outermost level inwards, e.g. ``"l1,inf,inf"``, ``"l1,1,1"``, ``"l1,2,inf"``.
     method : {"exact", "bilevel", "multilevel"}
@@ -45,11 +49,14 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
         its own l_q ball of radius ``u_g``; it is sparser than the exact projection for
         l1,inf.  ``"multilevel"``: the multi-level projection of a tensor [MLP s.4], see
         ``levels``.
-    axis : int or tuple of int, default 0
-        Axes reduced by the inner norm, as in :func:`numpy.linalg.norm`.  For an
-        ``nn.Linear`` weight (out x in), ``axis=0`` makes the input features the groups.
+    axis : None, int or tuple of int, default None
+        Mixed balls: the axes reduced by the inner norm, as in :func:`numpy.linalg.norm`
+        (None means 0).  For an ``nn.Linear`` weight (out x in), ``axis=0`` makes the input
+        features the groups.  Flat balls: the axes that every ball spans (None: every
+        axis, one ball); the other axes index independent balls, each projected onto its
+        own ball (batched balls), e.g. ``axis=0`` of a matrix gives one ball per column.
         Not used by ``method="multilevel"`` (``levels`` says which axes every norm
-        reduces).
+        reduces).  An axis out of range raises ValueError.
     levels : tuple, optional
         Only for ``method="multilevel"`` (ValueError with any other method).  From the
         outermost level to the innermost, the axis (int) or axes (tuple of ints, flattened
@@ -84,7 +91,7 @@ def project(y, radius, ball, *, method="exact", axis=0, levels=None, out=None):
     return backend.project(y, radius, resolve(m, ball, y.ndim, axis, levels), out)
 
 
-def project_(y, radius, ball, *, method="exact", axis=0, levels=None):
+def project_(y, radius, ball, *, method="exact", axis=None, levels=None):
     """In-place :func:`project`: writes the projection into ``y`` and returns ``y``.
 
     ``y`` must be a float32 or float64 array (or tensor); its memory is reused, so views
@@ -97,9 +104,14 @@ def project_(y, radius, ball, *, method="exact", axis=0, levels=None):
     return y
 
 
-def norm(y, ball, *, axis=0, levels=None) -> float:
+def norm(y, ball, *, axis=None, levels=None):
     """The norm ``||y||_ball`` as a Python float (same ball, ``axis`` and ``levels``
     conventions as :func:`project`).
+
+    For batched flat balls (a flat ball whose ``axis`` leaves some axes out) the norms of
+    all the balls: a float64 array of the batch shape (``y.shape`` without ``axis``), or a
+    float64 tensor on ``y``'s device for a tensor.  ``axis=None`` (every axis) keeps one
+    ball and a float.
 
     With ``levels``, or a ball of three norms or more (then ``levels`` defaults to
     ``(0, 1, ..., k - 1)``), the multi-level norm of [MLP s.4] is returned and ``axis`` is

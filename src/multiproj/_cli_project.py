@@ -19,7 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--radius", type=float, required=True)
     p.add_argument("--ball", default="l1,inf", help="l1, l2, linf, l1,inf, l1,1, l1,2, l1,inf,inf, ...")
     p.add_argument("--method", default="bilevel", choices=sorted(METHODS))
-    p.add_argument("--axis", type=int, default=0, help="axis reduced by the inner norm (mixed balls)")
+    p.add_argument(
+        "--axis", type=int, default=None,
+        help="mixed balls: the axis reduced by the inner norm (default 0); flat balls: the axis "
+        "every ball spans, one ball per index of the other axes (default: one ball over every axis)",
+    )
     p.add_argument(
         "--levels",
         default=None,
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{y.shape}). Name a .npy output instead.", 2)
         x = project(y, args.radius, args.ball, method=args.method, axis=args.axis, levels=levels)
         ball = parse_ball(args.ball)
-        kw = {} if ball.is_flat else ({"levels": levels} if args.method == "multilevel" else {"axis": args.axis})
+        kw = {"levels": levels} if args.method == "multilevel" else {"axis": args.axis}
         before, after = norm(y, ball, **kw), norm(x, ball, **kw)
         if out_format == ".npy":
             with open(args.output, "wb") as f:  # the name as given (np.save would add .npy)
@@ -105,5 +109,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(exc, 2)
     except (OSError, ValueError, TypeError, SyntaxError, NotImplementedError) as exc:
         return fail(exc, 1)
+    if np.ndim(before):  # batched flat balls: one norm per ball
+        print(f"max ||y|| = {np.max(before, initial=0.0):.6g}  ->  max ||x|| = "
+              f"{np.max(after, initial=0.0):.6g} over {np.size(before)} balls "
+              f"({args.ball}, method {args.method})")
+        return 0
     print(f"||y|| = {before:.6g}  ->  ||x|| = {after:.6g}  ({args.ball}, method {args.method})")
     return 0

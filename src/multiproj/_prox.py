@@ -24,7 +24,7 @@ __all__ = ["prox"]
 PROX_NORMS = ("l1", "l1,2", "l1,inf")
 
 
-def prox(y, strength, ball, *, axis=0):
+def prox(y, strength, ball, *, axis=None):
     r"""Proximal operator of ``strength * ||.||_ball``.
 
     .. math::
@@ -41,10 +41,13 @@ def prox(y, strength, ball, *, axis=0):
     strength : float
         ``lambda >= 0``, finite.  ``0`` returns a copy of ``y``.
     ball : {"l1", "l1,2", "l1,inf"}
-        ``"l1"`` takes ``y`` as one vector (``axis`` is ignored).
-    axis : int or tuple of int, default 0
-        Axes reduced by the inner norm (the groups are the slices along the other axes),
-        as in :func:`multiproj.project`.
+        ``"l1"`` takes ``y`` as one vector or, with ``axis``, as a batch of vectors
+        (:func:`multiproj.project`); the l1 prox is the entry-wise soft threshold, the same
+        for every batch.
+    axis : None, int or tuple of int, default None
+        Mixed norms: the axes reduced by the inner norm (the groups are the slices along
+        the other axes; None means 0); l1: the axes every ball spans (None: every axis).
+        Same rule and checks as :func:`multiproj.project`.
 
     Returns
     -------
@@ -73,5 +76,6 @@ def prox(y, strength, ball, *, axis=0):
     lam = check_radius(strength, "strength")
     backend = get_backend(y)
     y = backend.as_array(y)
-    axes = resolve("exact", b, y.ndim, axis).axes  # None for the flat l1 norm
+    plan = resolve("exact", b, y.ndim, axis)
+    axes = None if b.is_flat else plan.axes  # the l1 soft threshold is entry-wise
     return backend.prox(y, lam, b, axes, strength)

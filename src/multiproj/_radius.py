@@ -85,6 +85,12 @@ def _plan(y, ball, method, axis, levels):
     plan = resolve(method, ball, y.ndim, axis, levels)
     m, b = plan.method, plan.ball
     if b.is_flat:
+        if plan.batched:
+            raise ValueError(
+                f"The 'axis' parameter of radius_for must leave one flat ball (axis=None). Got "
+                f"axis={axis!r} with the ball {b.name!r} on a {y.ndim}-D array instead: a batch "
+                "of balls, one radius each."
+            )
         if b.norms[0] != "1":
             raise ValueError(
                 f"radius_for needs a ball whose projection zeroes entries or groups (l1 or a "
@@ -243,7 +249,7 @@ def _achievable(s: np.ndarray, k: int) -> tuple[int, float, float]:
     return j + 1, float(srt[j]), float(srt[j + 1])
 
 
-def radius_for(y, ball, *, keep, method="exact", axis=0, levels=None, return_count=False):
+def radius_for(y, ball, *, keep, method="exact", axis=None, levels=None, return_count=False):
     r"""The radius at which :func:`multiproj.project` keeps ``keep`` groups of ``y``.
 
     A group is a slice of ``y`` along the axes not in ``axis`` (e.g. with ``axis=0`` the

@@ -139,7 +139,7 @@ def _levels(x, ball, method, axis, levels):
     return plan.chain()
 
 
-def group_norms(darray, ball, *, axis=0, levels=None):
+def group_norms(darray, ball, *, axis=None, levels=None):
     """Lazy group norms ``V_1`` (float64 dask array, keepdims shape) of the l1,q or
     multi-level ball: ``||x||_ball = V_1.sum()``."""
     ball = parse_ball(ball)
@@ -152,7 +152,7 @@ def group_norms(darray, ball, *, axis=0, levels=None):
     return v
 
 
-def project(darray, radius, ball, *, method="bilevel", axis=0, levels=None, compute_radii=True):
+def project(darray, radius, ball, *, method="bilevel", axis=None, levels=None, compute_radii=True):
     r"""Lazy projection of a Dask array onto the l1,q (bi-level) or multi-level ball.
 
     The result equals :func:`multiproj.project` of the whole array (to rounding), computed
@@ -170,8 +170,10 @@ def project(darray, radius, ball, *, method="bilevel", axis=0, levels=None, comp
     method : {"bilevel", "multilevel", "exact"}
         ``"bilevel"`` [MLP s.3]; ``"multilevel"`` [MLP s.4] with ``levels``; ``"exact"``
         for l1,2 (= bi-level) and the flat l2 and linf balls.
-    axis : int or tuple of int, default 0
-        Axes reduced by the inner norm (bi-level).
+    axis : None, int or tuple of int, default None
+        Axes reduced by the inner norm (bi-level; None means 0), as in
+        :func:`multiproj.project`.  Flat balls take ``axis=None`` only (one ball over every
+        axis; batched flat balls raise ValueError).
     levels : tuple, optional
         Axes of every level, outermost first (``method="multilevel"`` only).
     compute_radii : bool, default True

@@ -453,7 +453,7 @@ def _run(shard, radius, ball, method, axis, levels, shard_axis, group, inplace: 
     return (torch.from_numpy(out) if isinstance(out, np.ndarray) else out).to(shard.device)
 
 
-def project(shard, radius, ball, *, method="bilevel", axis=0, levels=None, shard_axis=0, group=None):
+def project(shard, radius, ball, *, method="bilevel", axis=None, levels=None, shard_axis=0, group=None):
     r"""This rank's slice of the projection of a tensor sharded along ``shard_axis``.
 
     The full tensor ``Y`` is the concatenation of the ``shard`` of ranks 0, 1, ...,
@@ -475,8 +475,10 @@ def project(shard, radius, ball, *, method="bilevel", axis=0, levels=None, shard
         ``"bilevel"`` for the l1,q balls; ``"multilevel"`` for ``"l1,q2,...,qk"`` with
         ``levels``; ``"exact"`` for the flat balls, l1,1 (the flat l1 ball) and l1,2
         (which equals its bi-level projection).
-    axis : int or tuple of int, default 0
-        Axes reduced by the inner norm, numbered in the full tensor (same as in the shard).
+    axis : None, int or tuple of int, default None
+        Axes reduced by the inner norm, numbered in the full tensor (same as in the shard);
+        None means 0, as in :func:`multiproj.project`.  Flat balls take ``axis=None`` only
+        (one ball over every axis; batched flat balls raise ValueError).
     levels : tuple, optional
         Only for ``method="multilevel"``: the axes of every level, outermost first, as in
         :func:`multiproj.project`.
@@ -522,7 +524,7 @@ def project(shard, radius, ball, *, method="bilevel", axis=0, levels=None, shard
     return _run(shard, radius, ball, method, axis, levels, shard_axis, group, False)
 
 
-def project_(shard, radius, ball, *, method="bilevel", axis=0, levels=None, shard_axis=0, group=None):
+def project_(shard, radius, ball, *, method="bilevel", axis=None, levels=None, shard_axis=0, group=None):
     """In-place :func:`project`: writes this rank's projected slice into ``shard`` (its
     memory is kept, so a Parameter and the optimiser state that refers to it stay valid).
     Returns ``shard``."""
@@ -531,7 +533,7 @@ def project_(shard, radius, ball, *, method="bilevel", axis=0, levels=None, shar
         return _run(shard, radius, ball, method, axis, levels, shard_axis, group, True)
 
 
-def register_sharded_projection(optimizer, param, radius, ball, *, method="bilevel", axis=0,
+def register_sharded_projection(optimizer, param, radius, ball, *, method="bilevel", axis=None,
                                 levels=None, shard_axis=0, group=None, every=1):
     """:func:`multiproj.nn.register_projection` for a parameter sharded across ranks.
 

@@ -125,7 +125,7 @@ class ProjectionHandle:
 
 
 def register_projection(
-    optimizer, param, radius, ball, *, method="bilevel", axis=0, levels=None, every=1
+    optimizer, param, radius, ball, *, method="bilevel", axis=None, levels=None, every=1
 ) -> ProjectionHandle:
     r"""Project ``param`` onto a norm ball after every ``every``-th ``optimizer.step()``.
 
@@ -150,8 +150,9 @@ def register_projection(
     method : str, default "bilevel"
         A :data:`multiproj.METHODS` name.  The default is the bi-level projection [MLP];
         use ``"exact"`` for flat balls.
-    axis : int or tuple of int, default 0
-        Axes reduced by the inner norm.  ``axis=0`` on an ``nn.Linear`` weight groups by
+    axis : None, int or tuple of int, default None
+        As in :func:`multiproj.project`: the axes reduced by the inner norm of a mixed ball
+        (None means 0), the axes every flat ball spans (None: every axis).  ``axis=0`` on an ``nn.Linear`` weight groups by
         input feature (column), so whole input features are removed.
     levels : tuple, optional
         For ``method="multilevel"``.
@@ -348,7 +349,7 @@ class Projection(nn.Module):
     radius (a sparsity cost): the task loss alone only grows it.
     """
 
-    def __init__(self, radius, ball, *, method=None, axis=0, levels=None, learn_radius=False):
+    def __init__(self, radius, ball, *, method=None, axis=None, levels=None, learn_radius=False):
         super().__init__()
         r = check_radius(radius, "radius")
         self.ball = parse_ball(ball).name

@@ -103,6 +103,67 @@ def check_radius(radius, name: str = "radius") -> float:
     return value
 
 
+def check_radii(radius, shape: tuple[int, ...], axes, flat: bool, ball: str, name: str = "radius"):
+    """The radius of a projection of an array of ``shape``: a float (:func:`check_radius`),
+    or, for batched flat balls spanning ``axes`` (None: one ball), a float64 array of the
+    batch shape (``shape`` without ``axes``) from an array that broadcasts to it or to its
+    keepdims form (``axes`` of length 1).  Entries must be finite and >= 0.  Mixed balls
+    take a number only."""
+    if isinstance(radius, bool) or isinstance(radius, numbers.Real) or getattr(radius, "ndim", None) == 0:
+        return check_radius(radius, name)
+    if hasattr(radius, "detach") and hasattr(radius, "cpu"):  # a tensor, on any device
+        try:
+            radius = radius.detach().cpu().numpy()
+        except Exception as exc:  # e.g. a tensor without data (meta device)
+            raise TypeError(
+                f"The '{name}' parameter must be a finite real number >= 0 or an array of them. "
+                f"Got {type(radius).__name__} whose values cannot be read ({exc})."
+            ) from None
+    if not isinstance(radius, (np.ndarray, list, tuple)):
+        return check_radius(radius, name)
+    try:
+        arr = np.asarray(radius, dtype=np.float64)
+    except OverflowError:  # e.g. [10**400]: no float holds it
+        arr = np.asarray([np.inf])
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"The '{name}' parameter must be a finite real number >= 0 or an array of them. "
+            f"Got {_shown(radius)} instead."
+        ) from None
+    if not flat:
+        raise ValueError(
+            f"The '{name}' parameter must be a number for the mixed ball {ball!r}. Got an array "
+            f"of shape {arr.shape} instead; array radii are for the flat balls 'l1', 'l2' and "
+            "'linf', one per ball of a batch (see 'axis')."
+        )
+    if arr.size and not (np.isfinite(arr).all() and (arr >= 0).all()):
+        raise ValueError(
+            f"The '{name}' parameter must hold finite real numbers >= 0. Got {_shown(radius)} instead."
+        )
+    axes = tuple(range(len(shape))) if axes is None else tuple(axes)
+    batch = tuple(n for k, n in enumerate(shape) if k not in axes)
+    keep = tuple(1 if k in axes else n for k, n in enumerate(shape))
+    for target in (batch, keep):
+        try:
+            out = np.broadcast_to(arr, target)
+        except ValueError:
+            continue
+        if not batch:
+            return float(out.reshape(()))
+        return out.reshape(batch)
+    raise ValueError(
+        f"The '{name}' parameter must be a number or an array that broadcasts to the batch "
+        f"shape {batch} (the shape of the data without the balls' axes {axes}) or to {keep}. "
+        f"Got an array of shape {arr.shape} instead."
+    )
+
+
+def _shown(value) -> str:
+    """``repr(value)`` cut to about 80 characters (arrays of radii can be long)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}...{text[-12:]} ({len(text)} characters)"
+
+
 def check_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """Normalise an int or tuple of ints to sorted non-negative axes of an ``ndim`` array."""
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
@@ -194,17 +255,18 @@ def has_internal_overlap(shape, strides, itemsize: int = 1) -> bool:
     return bool(np.any(np.diff(offsets) < itemsize))
 
 
-def flat_axis(axis, ndim: int, name: str = "axis") -> None:
-    """Check ``axis`` for a flat ball, which spans every axis of the array: None or axes of
-    an ``ndim``-D array (a 0-D array takes ``axis=0`` too); ValueError naming the
-    parameter for an axis the array does not have."""
+def flat_axis(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
+    """The sorted axes that every flat ball spans in an ``ndim``-D array: ``axis`` None means
+    every axis (one ball); fewer axes leave batch axes, each index of which is one ball.  A
+    0-D array takes ``axis`` 0, -1 or () too (its one entry is the ball).  ValueError naming
+    the parameter for an axis the array does not have or an axis named twice."""
     if axis is None:
-        return
+        return tuple(range(ndim))
     if ndim == 0:
-        if isinstance(axis, bool) or axis not in (0, -1, ()):
+        if isinstance(axis, bool) or not (axis == () or (isinstance(axis, numbers.Integral) and axis in (0, -1))):
             raise ValueError(f"The '{name}' parameter must be 0 or None for a 0-D array. Got {axis!r} instead.")
-        return
-    check_axes(axis, ndim, name)
+        return ()
+    return check_axes(axis, ndim, name)
 
 
 def raise_not_finite(name: str = "y") -> None:

@@ -16,7 +16,7 @@ import contextlib
 import numpy as np
 
 from .._core.ball import Ball, exact_form
-from .._core.checks import as_float_array, check_out, check_radius, raise_not_finite
+from .._core.checks import as_float_array, check_out, raise_not_finite
 from .._core.plan import Plan
 from .groups import apply_group_radii, finite_group_norms, group_norms, outer_l1, run_on_groups
 from .layout import group_layout
@@ -56,7 +56,14 @@ def _flat_on(xc: np.ndarray, oc: np.ndarray, radius: float, q: str) -> None:
 
 
 def project_flat(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
-    """Projection onto the l1, l2 or linf ball of ``y`` taken as one flat vector."""
+    """Projection onto the l1, l2 or linf ball of ``y`` taken as one flat vector, or, when
+    ``axes`` leaves some axes out, onto one ball per index of the other axes (``radius``
+    then a float or a float64 array of the batch shape, see
+    :mod:`multiproj._cpu.batched`)."""
+    if axes is not None and len(axes) < y.ndim:
+        from .batched import project_batched
+
+        return project_batched(y, radius, ball.norms[0], axes, out)
     return run_on_groups(y, out, tuple(range(y.ndim)), lambda xc, oc: _flat_on(xc, oc, radius, ball.norms[0]))
 
 
@@ -64,9 +71,10 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     """Euclidean projection.  l1,1 is the flat l1 ball; l1,2 is exactly its bi-level
     projection; l1,inf (the remaining ball the registry allows) has its own exact solver."""
     how, b = exact_form(ball)
-    if how != "exact":
-        solve = project_flat if how == "flat" else project_bilevel
-        return solve(y, radius, b, axes=axes, out=out)
+    if how == "flat":  # l1,1 is the flat l1 ball of every entry
+        return project_flat(y, radius, b, axes=axes if ball.is_flat else None, out=out)
+    if how == "bilevel":
+        return project_bilevel(y, radius, b, axes=axes, out=out)
     return run_on_groups(y, out, axes, lambda xc, oc: _exact_l1inf_on(xc, oc, radius))
 
 
@@ -83,13 +91,18 @@ def _exact_l1inf_on(xc: np.ndarray, oc: np.ndarray, radius: float) -> None:
 
 
 # --------------------------------------------------------------------------- norms
-def norm_of(y: np.ndarray, ball: Ball, *, axes=None, levels=None) -> float:
+def norm_of(y: np.ndarray, ball: Ball, *, axes=None, levels=None):
     """The norm of ``y`` for a flat or mixed ball; with ``levels`` (checked by the API) the
-    multi-level norm of [MLP s.4]."""
+    multi-level norm of [MLP s.4].  A float, except for batched flat balls (``axes``
+    leaving some axes out): the float64 array of the balls' norms, of the batch shape."""
     if levels is not None:
         from .multilevel import multilevel_norm
 
         return multilevel_norm(y, ball, levels)
+    if ball.is_flat and axes is not None and len(axes) < y.ndim:
+        from .batched import batched_norms
+
+        return batched_norms(y, ball.norms[0], axes)
     if y.size == 0:
         return 0.0
     if ball.is_flat:
@@ -163,8 +176,9 @@ def overlaps(y: np.ndarray, out: np.ndarray) -> bool:
         return True
 
 
-def solve(y: np.ndarray, radius: float, plan: Plan, out=None) -> np.ndarray:
-    """Run the registry's CPU solver of ``plan`` on the checked array ``y``.  An ``out``
+def solve(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
+    """Run the registry's CPU solver of ``plan`` on the checked array ``y`` (``radius`` from
+    :meth:`Plan.radius`: a float, or an array of radii for batched flat balls).  An ``out``
     that overlaps ``y`` (a shifted view, ``y.T``, ...) receives a copy of the result
     computed into a buffer, as NumPy's ufuncs do."""
     if y.size == 0:
@@ -178,11 +192,11 @@ def solve(y: np.ndarray, radius: float, plan: Plan, out=None) -> np.ndarray:
 
 def project(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
     """:func:`multiproj.project` of the float array ``y`` (from :func:`as_array`)."""
-    return solve(y, check_radius(radius), plan, check_out(out, y))
+    return solve(y, plan.radius(radius, y.shape), plan, check_out(out, y))
 
 
-def norm(y: np.ndarray, plan: Plan) -> float:
-    """:func:`multiproj.norm` of the float array ``y``."""
+def norm(y: np.ndarray, plan: Plan):
+    """:func:`multiproj.norm` of the float array ``y`` (an array for batched flat balls)."""
     return norm_of(y, plan.ball, axes=plan.axes, levels=plan.levels)
 
 

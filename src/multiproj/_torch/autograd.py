@@ -41,6 +41,13 @@ itself is not needed, only ``S = {x != 0}``.
 
 Inside a ball (``x == y``) every VJP is the identity and the radius gradient is 0.
 
+Batched flat balls (``axis`` leaving batch axes, one ball and one radius ``r_b`` per index
+``b`` of them): the balls are independent, so each ball gets the formula of its norm above
+(reductions over the balls' axes only) and ``dL/dr_b`` is that ball's radius gradient; a
+radius shared by several balls (a scalar, or an array broadcast over the batch) receives
+the sum over the balls that share it.  At ``r_b = 0`` the l1 support is the set of the
+largest entries of the ball (the right derivative).
+
 Exact l1,inf
 ------------
 ``x_ij = s_ij min(a_ij, mu_j)`` (group ``j``, entry ``i``) with the KKT conditions: there is
@@ -160,6 +167,8 @@ class _Spec:
 
 
 def _spec(ndim: int, ball: Ball, method: str, axis, levels) -> _Spec:
+    if ball.is_flat and axis is not None and len(check_axes(axis, ndim)) < ndim:
+        return _Spec("batched", axes=check_axes(axis, ndim), norms=ball.norms)
     if ball.is_flat:
         if ball.norms[0] != "1":
             return _Spec("l" + ball.norms[0])
@@ -204,6 +213,35 @@ def _vjp_l2(y, x, g, r):
     dot = torch.sum(y * g)
     gy = (r / n) * (g - y * (dot / (n * n)))
     return gy, dot / n
+
+
+def _vjp_batched(y, x, g, r, q, axes):
+    """VJP of independent flat l_q balls spanning ``axes`` with radii ``r`` (a float or a
+    tensor of the keepdims shape): ``(dL/dy, dL/dr)``, the latter of the keepdims shape."""
+    inside = (x == y).all(dim=axes, keepdim=True)
+    s = torch.where(y < 0, -1.0, 1.0).to(y.dtype)
+    if q == "inf":
+        clipped = x != y  # exactly the entries with |y| > r
+        gy = torch.where(clipped, 0.0, g)
+        gr = torch.where(clipped, s * g, 0.0).sum(dim=axes, keepdim=True)
+        return gy, gr
+    if q == "2":
+        from .solvers import _batched_l2_norms  # scaled where the squares under/overflow
+
+        n = _batched_l2_norms(y, axes).to(y.dtype).clamp_min(_tiny(y))
+        d = (y * g).sum(dim=axes, keepdim=True) / n  # <y, g> / n
+        gy = torch.where(inside, g, (r / n) * (g - (y / n) * d))
+        return gy, torch.where(inside, 0.0, d)
+    a = y.abs()
+    sup = x != 0
+    zero = torch.as_tensor(r, device=y.device) == 0
+    if bool(zero.any()):  # radius 0: the right derivative keeps the largest entries
+        top = (a == torch.amax(a, dim=axes, keepdim=True)) & (a > 0)
+        sup = torch.where(zero, top, sup)
+    cnt = sup.sum(dim=axes, keepdim=True).clamp_min(1).to(y.dtype)
+    c = torch.where(sup, s * g, 0.0).sum(dim=axes, keepdim=True) / cnt
+    gy = torch.where(inside, g, torch.where(sup, g - s * c, 0.0))
+    return gy, torch.where(inside, 0.0, c)
 
 
 def _vjp_l1inf(y, x, g, r, axes):
@@ -579,6 +617,8 @@ def _cpu_vjp(spec: _Spec, y, x, g, r):
 
 
 def _vjp(spec: _Spec, y, x, g, r):
+    if spec.kind == "batched":
+        return _vjp_batched(y, x, g, r, spec.norms[0], spec.axes)
     res = _cpu_vjp(spec, y, x, g, r)
     if res is not None:
         return res
@@ -618,8 +658,22 @@ def _prox_vjp(name, axes, y, x, g, lam):
 
 
 # --------------------------------------------------------------------------- Functions
-def _radius_grad(gr: torch.Tensor, radius):
-    return gr.to(device=radius.device, dtype=radius.dtype).reshape(radius.shape)
+def _radius_grad(gr: torch.Tensor, radius, axes=None):
+    """``dL/dradius`` of ``radius``'s shape, dtype and device from the gradient ``gr`` of
+    the radii as used: one value, or for batched balls one per ball in the keepdims shape
+    (``axes``, the balls' axes, of length 1), summed over the balls that share an entry of
+    ``radius`` (a scalar, or an array that broadcasts to the batch shape or to the keepdims
+    shape, as :func:`multiproj.project` reads it)."""
+    gr = gr.to(device=radius.device, dtype=radius.dtype)
+    if axes is None:
+        return gr.reshape(radius.shape)
+    batch = gr.reshape([n for k, n in enumerate(gr.shape) if k not in axes])
+    if radius.ndim == 0:
+        return gr.sum()
+    try:  # the batch shape first, then the keepdims shape (the order of the checks)
+        return batch.sum_to_size(radius.shape)
+    except RuntimeError:
+        return gr.sum_to_size(radius.shape)
 
 
 class _Project(torch.autograd.Function):
@@ -628,10 +682,17 @@ class _Project(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, y, radius, plan, solve):
-        r = float(radius) if isinstance(radius, torch.Tensor) else radius
-        x = solve(y.detach(), r, plan)
         ctx.spec = _spec(plan.ndim, plan.ball, plan.method.name, plan.axes, plan.levels)
-        ctx.r = r
+        ctx.axes = None
+        if plan.batched:  # radii of the batch shape; the VJP reads them in the keepdims shape
+            r = plan.radius(radius.detach() if isinstance(radius, torch.Tensor) else radius, tuple(y.shape))
+            ctx.axes = plan.axes
+            keep = tuple(1 if k in plan.axes else n for k, n in enumerate(y.shape))
+            ctx.r = torch.tensor(np.asarray(r), dtype=y.dtype, device=y.device).reshape(keep if np.ndim(r) else ())
+        else:
+            r = float(radius) if isinstance(radius, torch.Tensor) else radius
+            ctx.r = r
+        x = solve(y.detach(), r, plan)
         ctx.save_for_backward(y, x)
         return x
 
@@ -640,12 +701,13 @@ class _Project(torch.autograd.Function):
     def backward(ctx, g):
         y, x = ctx.saved_tensors
         if y.numel() == 0:
-            gy, gr = g, torch.zeros((), dtype=y.dtype, device=y.device)
+            keep = () if ctx.axes is None else tuple(1 if k in ctx.axes else n for k, n in enumerate(y.shape))
+            gy, gr = g, torch.zeros(keep, dtype=y.dtype, device=y.device)
         else:
             gy, gr = _vjp(ctx.spec, y, x, g.to(y.dtype), ctx.r)
         rad = ctx.needs_input_grad[1]
         return (gy if ctx.needs_input_grad[0] else None,
-                _radius_grad(gr, ctx.radius_t) if rad else None, None, None)
+                _radius_grad(gr, ctx.radius_t, ctx.axes) if rad else None, None, None)
 
 
 
@@ -677,8 +739,17 @@ class _Prox(torch.autograd.Function):
 
 
 # --------------------------------------------------------------------------- entry points
-def _check_tensor_scalar(value, name: str, fn: str):
-    """A radius/strength: a number, or a 0-d real tensor (kept, for its gradient)."""
+def _check_tensor_scalar(value, name: str, fn: str, batched: bool = False):
+    """A radius/strength: a number, or a 0-d real tensor (kept, for its gradient); for
+    batched flat balls (``batched``) also an array or a float tensor of radii, checked
+    by the plan in the forward."""
+    if batched:
+        if isinstance(value, torch.Tensor) and not value.dtype.is_floating_point:
+            raise TypeError(
+                f"The '{name}' parameter of {fn} must be a float tensor to be differentiable. "
+                f"Got a tensor of dtype {value.dtype} instead."
+            )
+        return value
     if isinstance(value, torch.Tensor):
         if value.ndim != 0 or not value.dtype.is_floating_point:
             raise TypeError(
@@ -707,7 +778,7 @@ def project(y: torch.Tensor, radius, plan: Plan, solve):
     the module notes.  ``out=`` is not offered: results written into an existing tensor
     are not differentiable.
     """
-    radius = _check_tensor_scalar(radius, "radius", "project")
+    radius = _check_tensor_scalar(radius, "radius", "project", plan.batched)
     y = _float_input(y)
     if isinstance(radius, torch.Tensor):
         return _ProjectR.apply(y, radius, plan, solve)

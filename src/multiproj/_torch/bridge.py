@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .._core.ball import Ball
-from .._core.checks import check_radius, has_internal_overlap
+from .._core.checks import has_internal_overlap
 from .._core.plan import Plan
 from .._core.registry import Method
 from .._cpu import solvers as cpu
@@ -145,14 +145,14 @@ def project(y: torch.Tensor, radius, plan: Plan, out=None):
     """:func:`multiproj.project` for the float tensor ``y`` (from :func:`as_array`) and the
     call's plan.  Returns a new tensor of ``y``'s dtype and device, or ``out``.
 
-    When ``y`` or ``radius`` (then a 0-d tensor) requires grad, grad mode is on and ``out``
-    is None, the result is differentiable (:mod:`multiproj._torch.autograd`); its forward
+    When ``y`` or ``radius`` (then a 0-d tensor, or for batched flat balls a tensor of
+    radii) requires grad, grad mode is on and ``out`` is None, the result is differentiable (:mod:`multiproj._torch.autograd`); its forward
     is :func:`project` itself on the detached tensor."""
     from . import autograd
 
     if out is None and autograd.wants_grad(y, radius):
         return autograd.project(y, radius, plan, _project_detached)
-    return _project_detached(y, check_radius(radius), plan, out)
+    return _project_detached(y, plan.radius(radius, tuple(y.shape)), plan, out)
 
 
 def _project_detached(y: torch.Tensor, radius: float, plan: Plan, out=None):
@@ -219,11 +219,13 @@ def inplace():
     return torch.no_grad()
 
 
-def norm(y: torch.Tensor, plan: Plan) -> float:
-    """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device)."""
+def norm(y: torch.Tensor, plan: Plan):
+    """:func:`multiproj.norm` for a tensor, as a Python float (computed on ``y``'s device);
+    for batched flat balls a float64 tensor of the batch shape on ``y``'s device."""
     yt = _detached(y)
     if yt.is_cpu:
-        return cpu.norm(_numpy_view(yt), plan)
+        res = cpu.norm(_numpy_view(yt), plan)
+        return torch.from_numpy(res) if isinstance(res, np.ndarray) else res
     from .solvers import norm as _norm
 
     with torch.no_grad():

@@ -43,6 +43,7 @@ from .primitives import (
 
 __all__ = [
     "project_flat",
+    "project_batched",
     "project_bilevel",
     "project_exact",
     "project_multilevel",
@@ -67,7 +68,10 @@ def _finish(res: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None) -> tor
 
 def project_flat(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     """Projection onto the l1 (exact threshold), l2 (scaling) or linf (clipping) ball of
-    ``y`` taken as one vector."""
+    ``y`` taken as one vector, or, when ``axes`` leaves some axes out, onto one ball per
+    index of the other axes (:func:`project_batched`)."""
+    if axes is not None and len(axes) < y.ndim:
+        return project_batched(y, radius, ball.norms[0], axes, out=out)
     q = ball.norms[0]
     if q == "inf":
         if not bool(torch.isfinite(torch.linalg.vector_norm(y, ord=math.inf))):
@@ -97,6 +101,36 @@ def project_flat(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     return soft_threshold(y, tau, out=out)
 
 
+def _batched_l2_norms(y, axes):
+    """The l2 norms of the balls (keepdim, float64), scaled by the balls' maxima where the
+    squares under- or overflow."""
+    v = torch.linalg.vector_norm(y, ord=2.0, dim=axes, keepdim=True, dtype=torch.float64)
+    m = torch.linalg.vector_norm(y, ord=math.inf, dim=axes, keepdim=True).to(torch.float64)
+    if not bool(torch.isfinite(m).all()):
+        raise_not_finite()
+    risky = (~torch.isfinite(v)) | ((v < 1e-140) & (m > 0))
+    if bool(risky.any()):
+        ms = torch.where(m > 0, m, 1.0)
+        vs = ms * torch.linalg.vector_norm(y.to(torch.float64) / ms, ord=2.0, dim=axes, keepdim=True)
+        v = torch.where(risky, vs, v)
+    return v
+
+
+def project_batched(y, radius, q: str, axes, out=None):
+    """One flat l_q ball per index of the axes not in ``axes`` (each ball spans ``axes``),
+    ``radius`` a float or a float64 array of the batch shape (``y.shape`` without
+    ``axes``).  Norms per ball, then clipping (inf), scaling (2) or the exact sort-based
+    l1 threshold of every ball (:func:`apply_group_radii`)."""
+    kshape = tuple(1 if k in axes else n for k, n in enumerate(y.shape))
+    r = torch.as_tensor(radius, dtype=torch.float64).to(y.device)
+    r = torch.broadcast_to(r.reshape(kshape) if r.ndim else r, kshape)
+    if q == "2":
+        v = _batched_l2_norms(y, axes)
+    else:
+        v = finite_group_norms(y, q, axes)
+    return apply_group_radii(y, q, v, r, axes, out=out)
+
+
 def project_bilevel(y, radius, ball: Ball, *, axes, levels=None, out=None):
     """Bi-level l1,q projection [MLP s.3] in torch ops: norms, one l1 projection, per-group
     projection.  Two passes over ``y`` for q in {inf, 2}."""
@@ -113,9 +147,10 @@ def project_exact(y, radius, ball: Ball, *, axes=None, levels=None, out=None):
     exact l1,inf projection is :func:`multiproj._torch.exact.project_exact_l1inf` (sort and
     semismooth Newton on the device)."""
     how, b = exact_form(ball)
-    if how != "exact":
-        solve = project_flat if how == "flat" else project_bilevel
-        return solve(y, radius, b, axes=axes, out=out)
+    if how == "flat":  # l1,1 is the flat l1 ball of every entry
+        return project_flat(y, radius, b, axes=axes if ball.is_flat else None, out=out)
+    if how == "bilevel":
+        return project_bilevel(y, radius, b, axes=axes, out=out)
     from .exact import project_exact_l1inf
 
     return project_exact_l1inf(y, radius, axes, out=out)
@@ -199,8 +234,17 @@ def prox(y, lam: float, ball: Ball, *, axes=None) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- norms
-def norm(y: torch.Tensor, ball: Ball, *, axes=None, levels=None) -> float:
-    """``||y||_ball`` as a Python float (flat or l1,q ball), computed on ``y``'s device."""
+def norm(y: torch.Tensor, ball: Ball, *, axes=None, levels=None):
+    """``||y||_ball`` as a Python float (flat or l1,q ball), computed on ``y``'s device;
+    for batched flat balls (``axes`` leaving some axes out) a float64 tensor of the batch
+    shape."""
+    if ball.is_flat and axes is not None and len(axes) < y.ndim:
+        q = ball.norms[0]
+        batch = tuple(n for k, n in enumerate(y.shape) if k not in axes)
+        if y.numel() == 0:
+            return torch.zeros(batch, dtype=torch.float64, device=y.device)
+        v = _batched_l2_norms(y, axes) if q == "2" else finite_group_norms(y, q, axes)
+        return v.reshape(batch)
     if y.numel() == 0:
         return 0.0
     if ball.is_flat:

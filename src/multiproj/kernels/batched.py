@@ -1,0 +1,447 @@
+"""Batched flat balls: many independent l1, l2 or l_inf balls, each with its own radius.
+
+The balls are the groups of a canonical view (see :mod:`multiproj._cpu.layout`):
+
+* rows ``x[g, :]`` (G, N): ball ``g`` is a row, contiguous (or one stride apart);
+* cols ``x[a, :, b]`` (A, N, B): ball ``(a, b)`` runs along the middle axis; a block of
+  ``_BLOCK`` neighbouring balls is processed together, streaming whole row segments
+  ``x[a, i, b0:b1]`` (contiguous), so no transposed copy of the array is made.
+
+l1 threshold of one ball (``a = |x|``, ``sum(a) > r > 0``): ``tau`` solves
+``sum(max(a - tau, 0)) = r``.  Two lower bounds hold, ``tau >= max(a) - r`` (the largest
+entry alone loses at most ``r``) and Michelot's ``tau >= (sum(a) - r) / n``; entries at
+or below their maximum are inactive, so only the entries above it are copied into a
+buffer.  Michelot's iteration ``tau <- (sum_{a > tau} a - r) / #{a > tau}``, started from
+a lower bound, increases to ``tau`` and never passes it [MIC]; its passes are branch-free
+compactions of the buffer.  After ``_MAX_PASSES`` passes the remaining candidates are
+sorted and finished by the sort-based rule [DUC], which bounds the worst case.  The final
+``tau`` is ``(sum of the active entries - r) / their count`` in float64, the exact
+formula, so the result is exact to rounding.
+
+The kernels only read ``x`` (read-only arrays work) and write ``out``, which may be ``x``
+itself: every ball is read completely before it is written.  Every kernel is compiled
+twice from one Python function: serial (``*_serial``) and parallel over balls
+(``*_parallel``, prange).
+
+References
+----------
+[MIC] C. Michelot, J. Optim. Theory Appl. 50 (1986).  [DUC] J. Duchi et al., Efficient
+projections onto the l1-ball, ICML 2008.  [CON] L. Condat, Math. Prog. 158 (2016).
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+from numba import njit, prange
+
+from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
+
+_BLOCK = 32  # balls of the cols layout processed together (their buffers fit in L2)
+_MAX_PASSES = 12  # Michelot passes before the candidates are sorted
+_EPS = 2.220446049250313e-16
+_SHRINK = 1.0 - 8 * _EPS  # lowers a positive bound below the rounding of its difference
+# below this sum of squares (float64) a norm may have underflowed: recompute it scaled
+_TINY_SQ = 1e-280
+
+
+def _twins(f):
+    """``(serial, parallel)`` dispatchers compiled from the one Python function ``f``.
+
+    The parallel twin is a copy of ``f`` with its own qualified name, so the two compiled
+    versions are cached in separate files."""
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_parallel", f.__defaults__, f.__closure__)
+    g.__qualname__ = f.__qualname__ + "_parallel"
+    g.__doc__ = f.__doc__
+    return njit(**JIT_OPTIONS)(f), njit(**PARALLEL_OPTIONS)(g)
+
+
+# --------------------------------------------------------------------------- l1 threshold
+@njit(**JIT_OPTIONS)
+def _tau_of(buf, cnt, r, lo):
+    """The threshold of a ball whose active entries are all in ``buf[:cnt]``, given a lower
+    bound ``lo`` of it (``r > 0``, and ``buf`` holds an entry above ``lo`` that is
+    active); ``buf`` is reordered."""
+    k = 0
+    s = 0.0
+    for i in range(cnt):
+        a = buf[i]
+        keep = a > lo
+        buf[k] = a
+        k += keep
+        s += a if keep else 0.0
+    cnt = k
+    for _ in range(_MAX_PASSES):
+        tau = (s - r) / cnt
+        k = 0
+        s2 = 0.0
+        for i in range(cnt):
+            a = buf[i]
+            keep = a > tau
+            buf[k] = a
+            k += keep
+            s2 += a if keep else 0.0
+        if k == cnt or k == 0:  # the active set: tau is (its sum - r) / its count
+            return tau
+        cnt = k
+        s = s2
+    # many slow passes: sort the remaining candidates [DUC]
+    v = np.sort(buf[:cnt])
+    c = 0.0
+    crho = v[cnt - 1]
+    rho = 1
+    for j in range(cnt):
+        a = v[cnt - 1 - j]
+        c += a
+        if a * (j + 1) > c - r:
+            rho = j + 1
+            crho = c
+    return (crho - r) / rho
+
+
+# --------------------------------------------------------------------------- l1, rows layout
+@njit(**JIT_OPTIONS)
+def _row_l1_tau(x, g, r, buf):
+    """``(tau, finite)`` of the l1 ball of row ``x[g]`` with radius ``r``.
+
+    ``tau = -1`` marks a row inside its ball (kept as it is), ``tau = max|x[g]|`` a zero
+    radius (the row becomes 0).  Pass 1: sum and maximum (four independent accumulators
+    each; the maximum is exact in any order).  Pass 2: the entries above the lower bound
+    ``max(max|x| - r, (sum|x| - r) / n)`` (lowered below the rounding of the
+    differences) into ``buf``, a branch-free compaction."""
+    N = x.shape[1]
+    xg = x[g]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
+    i = 0
+    while i + 4 <= N:
+        a0 = abs(np.float64(xg[i]))
+        a1 = abs(np.float64(xg[i + 1]))
+        a2 = abs(np.float64(xg[i + 2]))
+        a3 = abs(np.float64(xg[i + 3]))
+        s0 += a0
+        s1 += a1
+        s2 += a2
+        s3 += a3
+        m0 = a0 if a0 > m0 else m0
+        m1 = a1 if a1 > m1 else m1
+        m2 = a2 if a2 > m2 else m2
+        m3 = a3 if a3 > m3 else m3
+        i += 4
+    while i < N:
+        a0 = abs(np.float64(xg[i]))
+        s0 += a0
+        m0 = a0 if a0 > m0 else m0
+        i += 1
+    s = (s0 + s1) + (s2 + s3)
+    if not np.isfinite(s):  # NaN or inf (both reach the sum)
+        return 0.0, False
+    if s <= r:
+        return -1.0, True
+    m = max(max(m0, m1), max(m2, m3))
+    if r <= 0.0:
+        return m, True
+    lo = max(m - r, (s - r) / N)
+    lo = lo * _SHRINK if lo > 0.0 else lo
+    k = 0
+    for i in range(N):
+        a = abs(np.float64(xg[i]))
+        buf[k] = a
+        k += a > lo
+    return _tau_of(buf, k, r, -1.0), True
+
+
+@njit(**JIT_OPTIONS)
+def _row_soft(x, g, tau, out):
+    """Row ``g`` of ``out`` = the soft threshold of ``x[g]`` at ``tau`` (``tau < 0``: copy)."""
+    N = x.shape[1]
+    xg = x[g]
+    og = out[g]
+    if tau < 0.0:
+        for i in range(N):
+            og[i] = xg[i]
+        return
+    for i in range(N):
+        v = xg[i]
+        t = abs(np.float64(v)) - tau
+        t = t if t > 0.0 else 0.0
+        og[i] = t if v >= 0 else -t
+
+
+def _l1_rows(x, r, tau, out, write):
+    """l1 balls of the rows: ``tau[g]`` for every row (radius ``r[g]``) and, when
+    ``write``, ``out[g]`` right after.  Returns the number of rows with NaN or inf."""
+    G, N = x.shape
+    nchunks = min(G, 256)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    bad = 0
+    for c in prange(nchunks):
+        buf = np.empty(N)
+        for g in range(c * step, min(G, (c + 1) * step)):
+            t, finite = _row_l1_tau(x, g, r[g], buf)
+            tau[g] = t
+            if not finite:
+                bad += 1
+            elif write:
+                _row_soft(x, g, t, out)
+    return bad
+
+
+def _soft_rows(x, tau, out):
+    """``out[g]`` = the soft threshold of ``x[g]`` at ``tau[g]`` (``tau[g] < 0``: copy)."""
+    G = x.shape[0]
+    nchunks = min(G, 256)
+    step = (G + nchunks - 1) // max(nchunks, 1)
+    for c in prange(nchunks):
+        for g in range(c * step, min(G, (c + 1) * step)):
+            _row_soft(x, g, tau[g], out)
+
+
+l1_rows_serial, l1_rows_parallel = _twins(_l1_rows)
+soft_rows_serial, soft_rows_parallel = _twins(_soft_rows)
+
+
+# --------------------------------------------------------------------------- l1, cols layout
+@njit(**JIT_OPTIONS)
+def _segment_soft(xi, tau, keep, out):
+    """One row segment: ``out[k]`` = the soft threshold of ``xi[k]`` at ``tau[k]``, or
+    ``xi[k]`` itself where ``keep`` (``keep`` None: no ball of the segment is kept)."""
+    w = xi.shape[0]
+    if keep is None:
+        for k in range(w):
+            v = xi[k]
+            t = abs(np.float64(v)) - tau[k]
+            t = t if t > 0.0 else 0.0
+            out[k] = t if v >= 0 else -t
+        return
+    for k in range(w):  # one read of xi[k] before the write (out may be xi)
+        v = xi[k]
+        t = abs(np.float64(v)) - tau[k]
+        t = t if t > 0.0 else 0.0
+        out[k] = v if keep[k] else (t if v >= 0 else -t)
+
+
+@njit(**JIT_OPTIONS)
+def _cols_l1_tau(x, a, b0, b1, r, tau, s, m, rr, cnt, buf):
+    """Thresholds of the l1 balls ``x[:, b]`` (``x`` the slab ``a`` of the cols layout),
+    ``b0 <= b < b1`` (radii ``r[a, b]``) into
+    ``tau[:b1 - b0]`` (same codes as :func:`_row_l1_tau`).
+
+    One streaming pass over the row segments ``x[a, i, b0:b1]`` gathers the sums (a loop
+    vectorised across the balls), the running maxima and the candidates of every ball
+    (branch-free appends to ``buf[k]``): the running maximum ``m_i <= max|x|`` makes
+    ``m_i - r`` a lower bound of the threshold at every step, so every entry above
+    ``max|x| - r`` is kept (lowered by a relative margin for the rounding of the
+    difference).  Then each ball's threshold from its candidates.  Returns the number of
+    balls with NaN or inf."""
+    N = x.shape[0]
+    w = b1 - b0
+    for k in range(w):
+        s[k] = 0.0
+        m[k] = 0.0
+        cnt[k] = 0
+        rr[k] = r[a, b0 + k]
+    for i in range(N):
+        xi = x[i, b0:b1]
+        for k in range(w):
+            s[k] += abs(np.float64(xi[k]))
+        for k in range(w):
+            t = abs(np.float64(xi[k]))
+            mk = m[k]
+            mk = t if t > mk else mk
+            m[k] = mk
+            c = cnt[k]
+            buf[k, c] = t
+            cnt[k] = c + (t > (mk - rr[k]) * _SHRINK)
+    bad = 0
+    for k in range(w):
+        rk = rr[k]
+        if not np.isfinite(s[k]):  # NaN or inf (both reach the sum)
+            bad += 1
+            tau[k] = 0.0
+        elif s[k] <= rk:
+            tau[k] = -1.0
+        elif rk <= 0.0:
+            tau[k] = m[k]
+        else:
+            lo = m[k] - rk
+            tau[k] = _tau_of(buf[k], cnt[k], rk, lo * _SHRINK if lo > 0.0 else -1.0)
+    return bad
+
+
+def _l1_cols(x, r, tau, out, write):
+    """l1 balls ``x[a, :, b]`` (radius ``r[a, b]``): thresholds into ``tau[a, b]`` and, when
+    ``write``, the projection into ``out``, block by block of ``_BLOCK`` balls: the block
+    is streamed as row segments (no transposed copy) and written right after its
+    thresholds are known, while it is still in cache.  Returns the number of balls with
+    NaN or inf."""
+    A, N, B = x.shape
+    nb = (B + _BLOCK - 1) // _BLOCK
+    bad = 0
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * _BLOCK
+        b1 = min(B, b0 + _BLOCK)
+        w = b1 - b0
+        tk = np.empty(w)
+        s = np.empty(w)
+        m = np.empty(w)
+        rr = np.empty(w)
+        cnt = np.empty(w, dtype=np.int64)
+        buf = np.empty((w, N + 1))  # (the last append of a full column lands at N)
+        nbad = _cols_l1_tau(x[a], a, b0, b1, r, tk, s, m, rr, cnt, buf)
+        bad += nbad
+        tau[a, b0:b1] = tk
+        if write and nbad == 0:
+            keep = tk < 0.0
+            kp = keep if keep.any() else None
+            for i in range(N):
+                _segment_soft(x[a, i, b0:b1], tk, kp, out[a, i, b0:b1])
+    return bad
+
+
+def _soft_cols(x, tau, out):
+    """``out[a, :, b]`` = the soft threshold of ``x[a, :, b]`` at ``tau[a, b]`` (``< 0``:
+    copy), streaming whole rows ``x[a, i, :]``."""
+    A, N, B = x.shape
+    for t in prange(A * N):
+        a = t // N
+        i = t % N
+        keep = tau[a] < 0.0
+        kp = keep if keep.any() else None
+        _segment_soft(x[a, i], tau[a], kp, out[a, i])
+
+
+l1_cols_serial, l1_cols_parallel = _twins(_l1_cols)
+soft_cols_serial, soft_cols_parallel = _twins(_soft_cols)
+
+
+# --------------------------------------------------------------------------- l2 and linf
+@njit(**JIT_OPTIONS)
+def _row_norm2(x, g):
+    """``(||x[g]||_2, max|x[g]|)`` in float64, scaled where the squares under- or overflow;
+    non-finite when the row holds NaN or inf."""
+    N = x.shape[1]
+    s = 0.0
+    m = 0.0
+    for i in range(N):
+        t = abs(np.float64(x[g, i]))
+        s += t * t
+        m = t if t > m else m
+    if s != s or not np.isfinite(m):  # NaN spreads into the sum, inf sets the maximum
+        return np.nan, m
+    if m == 0.0:
+        return 0.0, m
+    if not np.isfinite(s) or s < _TINY_SQ:
+        s = 0.0
+        for i in range(N):
+            t = np.float64(x[g, i]) / m
+            s += t * t
+        return m * np.sqrt(s), m
+    return np.sqrt(s), m
+
+
+def _l2linf_rows(x, q, r, f):
+    """Per-row factor of the l2 (``q = 2``) or linf (``q = 3``) balls of radius ``r[g]``:
+    l2: ``f[g] = r / ||x[g]||_2``, or ``-1`` for a row inside its ball (kept); linf: the
+    clipping level ``r[g]``.  Returns the number of rows with NaN or inf."""
+    G = x.shape[0]
+    bad = 0
+    for g in prange(G):
+        nrm, m = _row_norm2(x, g)
+        if not np.isfinite(nrm):
+            bad += 1
+            f[g] = 0.0
+        elif q == 3:
+            f[g] = r[g]
+        else:
+            f[g] = -1.0 if nrm <= r[g] else r[g] / nrm
+    return bad
+
+
+def _apply_rows(x, q, f, out):
+    """``out[g]``: ``x[g] * f[g]`` (l2, ``f < 0``: copy) or ``x[g]`` clipped to ``+-f[g]``."""
+    G, N = x.shape
+    for g in prange(G):
+        fg = f[g]
+        if q == 3:
+            for i in range(N):
+                out[g, i] = min(max(x[g, i], -fg), fg)
+        elif fg < 0.0:
+            for i in range(N):
+                out[g, i] = x[g, i]
+        else:
+            for i in range(N):
+                out[g, i] = x[g, i] * fg
+
+
+def _l2linf_cols(x, q, r, f):
+    """:func:`_l2linf_rows` for the balls ``x[a, :, b]`` (radius ``r[a, b]``) into
+    ``f[a, b]``, streaming row segments of blocks of balls."""
+    A, N, B = x.shape
+    nb = (B + _BLOCK - 1) // _BLOCK
+    bad = 0
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * _BLOCK
+        b1 = min(B, b0 + _BLOCK)
+        w = b1 - b0
+        s = np.zeros(w)
+        m = np.zeros(w)
+        for i in range(N):
+            for k in range(w):
+                v = abs(np.float64(x[a, i, b0 + k]))
+                s[k] += v * v
+                m[k] = v if v > m[k] else m[k]
+        for k in range(w):
+            mk = m[k]
+            rk = r[a, b0 + k]
+            if s[k] != s[k] or not np.isfinite(mk):  # NaN (in the sum) or inf (the maximum)
+                bad += 1
+                f[a, b0 + k] = 0.0
+                continue
+            if q == 3:
+                f[a, b0 + k] = rk
+                continue
+            nrm = np.sqrt(s[k])
+            if mk > 0.0 and (not np.isfinite(s[k]) or s[k] < _TINY_SQ):
+                ss = 0.0
+                for i in range(N):
+                    v = np.float64(x[a, i, b0 + k]) / mk
+                    ss += v * v
+                nrm = mk * np.sqrt(ss)
+            f[a, b0 + k] = -1.0 if nrm <= rk else rk / nrm
+    return bad
+
+
+def _apply_cols(x, q, f, out):
+    """:func:`_apply_rows` for the balls ``x[a, :, b]`` with factors ``f[a, b]``."""
+    A, N, B = x.shape
+    nb = (B + _BLOCK - 1) // _BLOCK
+    for t in prange(A * nb):
+        a = t // nb
+        b0 = (t % nb) * _BLOCK
+        b1 = min(B, b0 + _BLOCK)
+        w = b1 - b0
+        fk = f[a, b0:b1]
+        for i in range(N):
+            for k in range(w):
+                v = x[a, i, b0 + k]
+                fv = fk[k]
+                if q == 3:
+                    out[a, i, b0 + k] = min(max(v, -fv), fv)
+                else:
+                    out[a, i, b0 + k] = v if fv < 0.0 else v * fv
+
+
+l2linf_rows_serial, l2linf_rows_parallel = _twins(_l2linf_rows)
+apply_rows_serial, apply_rows_parallel = _twins(_apply_rows)
+l2linf_cols_serial, l2linf_cols_parallel = _twins(_l2linf_cols)
+apply_cols_serial, apply_cols_parallel = _twins(_apply_cols)
