@@ -3,32 +3,61 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+import threading
 from pathlib import Path
+from typing import Any
+
+from .cli import UsageError, add_command
+
+#: API parameter -> the option that sets it (for the library's error messages)
+FLAGS = {"radius": "--radius", "ball": "--ball", "method": "--method", "axis": "--axis", "levels": "--levels"}
+#: seconds a projection may run before a status line is printed on stderr
+STATUS_AFTER = 1.0
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: Any) -> None:
     from ._core.registry import METHODS
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "project",
         help="project an array from a .npy/.csv file onto a norm ball",
-        description="Project the array in INPUT onto {x : ||x||_ball <= radius} and save it.",
+        description="Project the array in INPUT onto {x : ||x||_ball <= radius} and save it to OUTPUT.",
+        func=run,
+        epilog="Exit status: 0 success, 2 usage or data error, 1 internal failure.",
     )
-    p.add_argument("input", help="input array (.npy, or .csv of numbers without header)")
-    p.add_argument("output", help="where to write the result: a name ending in .npy or .csv (1-D or 2-D arrays)")
-    p.add_argument("--radius", type=float, required=True)
-    p.add_argument("--ball", default="l1,inf", help="l1, l2, linf, l1,inf, l1,1, l1,2, l1,inf,inf, ...")
-    p.add_argument("--method", default="bilevel", choices=sorted(METHODS))
-    p.add_argument("--axis", type=int, default=0, help="axis reduced by the inner norm (mixed balls)")
-    p.add_argument(
-        "--levels",
-        default=None,
-        help="levels of method 'multilevel', outermost first, as a Python literal, e.g. '(1, 0)' or '(0, 1, (2, 3))'",
-    )
-    p.set_defaults(func=run)
+    p.add_argument("input", help="input array: .npy (numpy.save), or .csv of numbers without header")
+    p.add_argument("output", help="where to write the result: .npy, or .csv for 1-D and 2-D arrays")
+    p.add_argument("--radius", type=float, required=True, help="radius r >= 0 of the ball (required)")
+    p.add_argument("--ball", default="l1,inf", help="the norm: l1, l2, linf, l1,inf, l1,1, l1,2, l1,inf,inf, ...")
+    p.add_argument("--method", default="exact", choices=sorted(METHODS),
+                   help="exact: Euclidean projection; bilevel / multilevel: the sparser bi-level "
+                   "and multi-level projections")
+    p.add_argument("--axis", type=int, nargs="+", default=None, metavar="AXIS",
+                   help="axes reduced by the inner norm of a mixed ball, e.g. --axis 0 1 "
+                   "(default: the API's, axis 0)")
+    p.add_argument("--levels", default=None,
+                   help="levels of --method multilevel, outermost first, as a Python literal, "
+                   "e.g. '(1, 0)' or '(0, 1, (2, 3))' (default: one level per axis)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="write norms before/after and sparsity as JSON to PATH (to stdout without PATH)")
+    p.add_argument("--quiet", action="store_true", help="no summary line and no status line")
 
 
-class UnusableFile(Exception):
+def flag_message(exc: BaseException, input_name: str) -> str:
+    """The library's message with its parameter names replaced by the options that set
+    them (``The 'radius' parameter of project`` -> ``--radius``)."""
+    text = str(exc)
+    for name, flag in FLAGS.items():
+        text = re.sub(rf"[Tt]he '{name}' parameter( of \w+)?", flag, text)
+        text = re.sub(rf"'{name}'", flag, text)
+        text = re.sub(rf"\b{name}=", f"{flag}=", text)
+    return re.sub(r"[Tt]he 'y' parameter( of \w+)?", f"the array in {input_name}", text)
+
+
+class UnusableFile(UsageError):
     """An input or output file the command cannot use (exit status 2)."""
 
 
@@ -39,71 +68,174 @@ def _suffix(path: str) -> str:
     return Path(path).suffix.lower()
 
 
-def read_array(path: str):
+def read_array(path: str) -> Any:
     """The array stored in ``path``: a .npy file (checked by its header, never unpickled)
     or, under any other name, a CSV file of numbers without header.  UnusableFile when the
-    file holds no array."""
+    file cannot be read or holds no array."""
     import warnings
 
     import numpy as np
 
-    if _suffix(path) == ".npy":
-        with open(path, "rb") as f:
-            head = f.read(len(_NPY_MAGIC))
-        if head != _NPY_MAGIC:
-            raise UnusableFile(
-                f"{path!r} is not a NumPy .npy file (it does not start with the .npy header). "
-                "Write it with numpy.save, or name a CSV file '.csv'."
-            )
-        return np.load(path, allow_pickle=False)
-    with warnings.catch_warnings():  # an empty file is reported below, not as a warning
-        warnings.simplefilter("ignore", UserWarning)
-        y = np.loadtxt(path, delimiter=",", ndmin=2)
+    try:
+        if _suffix(path) == ".npy":
+            with open(path, "rb") as f:
+                head = f.read(len(_NPY_MAGIC))
+            if head != _NPY_MAGIC:
+                raise UnusableFile(
+                    f"{path!r} is not a NumPy .npy file (it does not start with the .npy header). "
+                    "Write it with numpy.save, or name a CSV file '.csv'."
+                )
+            try:
+                return np.load(path, allow_pickle=False)
+            except ValueError as exc:  # object arrays, a damaged header
+                raise UnusableFile(f"cannot read the .npy file {path!r}: {exc}") from None
+        with warnings.catch_warnings():  # an empty file is reported below, not as a warning
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                y = np.loadtxt(path, delimiter=",", ndmin=2)
+            except ValueError as exc:
+                raise UnusableFile(
+                    f"cannot read the CSV file {path!r} (numbers only, comma-separated, no header): {exc}"
+                ) from None
+    except OSError as exc:
+        raise UnusableFile(f"cannot read {path!r}: {exc.strerror or exc}.") from None
     if y.size == 0:
         raise UnusableFile(f"{path!r} holds no numbers (an empty CSV file).")
     return y
 
 
+class _Status:
+    """Prints one status line on stderr when the body runs longer than ``after`` seconds;
+    the line says that the first call compiles the kernels when Numba's cache of the
+    projection kernels holds no compiled code yet."""
+
+    def __init__(self, after: float, enabled: bool = True):
+        self.after, self.enabled = after, enabled
+        self.timer: threading.Timer | None = None
+        self.printed = False
+
+    def __enter__(self) -> _Status:
+        if self.enabled:
+            cold = kernel_cache_is_cold()
+            self.message = (
+                "multiproj project: compiling the projection kernels (first use, 10 to 40 s; "
+                "the compiled code is cached for later runs)..."
+                if cold
+                else "multiproj project: computing..."
+            )
+            if cold:
+                self._print()
+            else:
+                self.timer = threading.Timer(self.after, self._print)
+                self.timer.daemon = True
+                self.timer.start()
+        return self
+
+    def _print(self) -> None:
+        self.printed = True
+        print(self.message, file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def kernel_cache_is_cold() -> bool:
+    """True when Numba's cache folder of :mod:`multiproj.kernels` holds no index file
+    (``*.nbi``): then the first projection compiles its kernels."""
+    import glob
+    import os
+
+    try:
+        from .kernels import vector
+
+        dispatcher = next(v for v in vars(vector).values() if hasattr(v, "_cache") and hasattr(v, "py_func"))
+        folder = dispatcher._cache._cache_path
+    except Exception:  # noqa: BLE001 - no cache locator: every run compiles
+        return True
+    return not glob.glob(os.path.join(folder, "*.nbi"))
+
+
+def _sparsity(x: Any, group_axes: tuple[int, ...] | None) -> dict[str, Any]:
+    import numpy as np
+
+    zero = x == 0
+    out: dict[str, Any] = {"zero_fraction": float(zero.mean()) if x.size else 0.0}
+    if group_axes is not None and x.ndim:
+        reduced = tuple(a for a in range(x.ndim) if a not in group_axes)
+        zg = np.all(zero, axis=reduced) if reduced else zero
+        out.update(groups=int(zg.size), zero_groups=int(zg.sum()),
+                   zero_group_fraction=float(zg.mean()) if zg.size else 0.0)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    """Exit status 0 on success; 1 when the projection refuses the data or arguments (the
-    library's message) or a file cannot be opened; 2 when the input file holds no array
-    or the output name or the array's shape does not fit a supported format."""
     import ast
-    import sys
+    import json
+    import os
+    import time
 
     import numpy as np
 
     from . import norm, project
-    from ._core.ball import parse_ball
+    from ._core.plan import resolve
 
-    def fail(message, status):
-        print(f"multiproj project: error: {message}", file=sys.stderr)
-        return status
-
-    out_format = _suffix(args.output)
-    if out_format not in (".npy", ".csv"):
-        return fail(
+    out_ext = _suffix(args.output)
+    if out_ext not in (".npy", ".csv"):
+        raise UnusableFile(
             f"The output file name must end in .npy or .csv (the format follows the suffix). "
-            f"Got {args.output!r}.", 2)
+            f"Got {args.output!r}."
+        )
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise UsageError(f"the folder of OUTPUT {args.output!r} does not exist.")
     try:
         levels = None if args.levels is None else ast.literal_eval(args.levels)
-        y = read_array(args.input)
-        if out_format == ".csv" and y.ndim > 2:
-            return fail(
-                f"A .csv output holds a 1-D or 2-D array; the input is {y.ndim}-D (shape "
-                f"{y.shape}). Name a .npy output instead.", 2)
-        x = project(y, args.radius, args.ball, method=args.method, axis=args.axis, levels=levels)
-        ball = parse_ball(args.ball)
-        kw = {} if ball.is_flat else ({"levels": levels} if args.method == "multilevel" else {"axis": args.axis})
-        before, after = norm(y, ball, **kw), norm(x, ball, **kw)
-        if out_format == ".npy":
+    except (ValueError, SyntaxError):
+        raise UsageError(f"--levels must be a Python literal such as '(1, 0)'. Got {args.levels!r} instead.") from None
+    y = read_array(args.input)
+    if out_ext == ".csv" and y.ndim > 2:
+        raise UnusableFile(
+            f"A .csv output holds a 1-D or 2-D array; the input is {y.ndim}-D (shape "
+            f"{y.shape}). Name a .npy output instead."
+        )
+    kw: dict[str, Any] = {} if args.axis is None else {"axis": args.axis[0] if len(args.axis) == 1 else tuple(args.axis)}
+    try:
+        plan = resolve(args.method, args.ball, np.ndim(y), levels=levels, **kw)
+        t0 = time.perf_counter()
+        with _Status(STATUS_AFTER, enabled=not args.quiet):
+            x = project(y, args.radius, args.ball, method=args.method, levels=levels, **kw)
+        seconds = time.perf_counter() - t0
+        nkw = {"levels": plan.levels} if plan.levels is not None else ({} if plan.ball.is_flat else {"axis": plan.axes})
+        before, after = norm(y, plan.ball, **nkw), norm(x, plan.ball, **nkw)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise UsageError(flag_message(exc, repr(args.input))) from None
+    group_axes = None if plan.ball.is_flat else plan.chain()[0][0]
+    try:
+        if out_ext == ".npy":
             with open(args.output, "wb") as f:  # the name as given (np.save would add .npy)
                 np.save(f, x)
         else:
             np.savetxt(args.output, x, delimiter=",")
-    except UnusableFile as exc:
-        return fail(exc, 2)
-    except (OSError, ValueError, TypeError, SyntaxError, NotImplementedError) as exc:
-        return fail(exc, 1)
-    print(f"||y|| = {before:.6g}  ->  ||x|| = {after:.6g}  ({args.ball}, method {args.method})")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output!r}: {exc.strerror or exc}.") from None
+    report = {
+        "input": args.input, "output": args.output, "shape": list(np.shape(y)), "dtype": str(x.dtype),
+        "ball": plan.ball.name, "method": plan.method.name, "radius": args.radius,
+        "axis": None if plan.axes is None else list(plan.axes),
+        "levels": None if plan.levels is None else [list(lv) for lv in plan.levels],
+        "norm_before": before, "norm_after": after, **_sparsity(x, group_axes), "seconds": seconds,
+    }
+    if args.json == "-":
+        print(json.dumps(report, indent=1))
+    elif args.json is not None:
+        try:
+            with open(args.json, "w") as fh:
+                json.dump(report, fh, indent=1)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.json!r}: {exc.strerror or exc}.") from None
+    if not args.quiet and args.json != "-":
+        groups = f", {report['zero_groups']}/{report['groups']} zero groups" if "groups" in report else ""
+        print(f"||y|| = {before:.6g}  ->  ||x|| = {after:.6g}  ({plan.ball.name}, method {plan.method.name}); "
+              f"{report['zero_fraction']:.1%} zero entries{groups}")
     return 0
