@@ -39,12 +39,12 @@ def test_project_csv_and_multilevel(tmp_path, y):
 def test_project_errors(tmp_path, y, capsys, extra, message):
     src = tmp_path / "y.npy"
     np.save(src, y)
-    assert main(["project", str(src), str(tmp_path / "x.npy"), *extra]) == 1
+    assert main(["project", str(src), str(tmp_path / "x.npy"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("multiproj project: error:") and message in err
     assert not (tmp_path / "x.npy").exists()
 
 
 def test_missing_input(tmp_path, capsys):
-    assert main(["project", str(tmp_path / "nope.npy"), str(tmp_path / "x.npy"), "--radius", "1"]) == 1
+    assert main(["project", str(tmp_path / "nope.npy"), str(tmp_path / "x.npy"), "--radius", "1"]) == 2
     assert "error" in capsys.readouterr().err
