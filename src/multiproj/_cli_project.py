@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from .cli import UsageError, add_command
+from .cli import UsageError, add_command, check_output, flag_message
 
 #: API parameter -> the option that sets it (for the library's error messages)
 FLAGS = {"radius": "--radius", "ball": "--ball", "method": "--method", "axis": "--axis", "levels": "--levels"}
-#: seconds a projection may run before a status line is printed on stderr
-STATUS_AFTER = 1.0
 
 
 def add_parser(sub: Any) -> None:
@@ -26,7 +22,6 @@ def add_parser(sub: Any) -> None:
         help="project an array from a .npy/.csv file onto a norm ball",
         description="Project the array in INPUT onto {x : ||x||_ball <= radius} and save it to OUTPUT.",
         func=run,
-        epilog="Exit status: 0 success, 2 usage or data error, 1 internal failure.",
     )
     p.add_argument("input", help="input array: .npy (numpy.save), or .csv of numbers without header")
     p.add_argument("output", help="where to write the result: .npy, or .csv for 1-D and 2-D arrays")
@@ -42,18 +37,14 @@ def add_parser(sub: Any) -> None:
                    help="levels of --method multilevel, outermost first, as a Python literal, "
                    "e.g. '(1, 0)' or '(0, 1, (2, 3))' (default: one level per axis)")
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
-                   help="write norms before/after and sparsity as JSON to PATH (to stdout without PATH)")
-    p.add_argument("--quiet", action="store_true", help="no summary line and no status line")
+                   help="write norms before/after and sparsity as JSON to PATH (to stdout without PATH; "
+                   "default: no JSON)")
+    p.add_argument("--quiet", action="store_true", help="no summary line and no compile status line")
 
 
-def flag_message(exc: BaseException, input_name: str) -> str:
-    """The library's message with its parameter names replaced by the options that set
-    them (``The 'radius' parameter of project`` -> ``--radius``)."""
-    text = str(exc)
-    for name, flag in FLAGS.items():
-        text = re.sub(rf"[Tt]he '{name}' parameter( of \w+)?", flag, text)
-        text = re.sub(rf"'{name}'", flag, text)
-        text = re.sub(rf"\b{name}=", f"{flag}=", text)
+def _message(exc: BaseException, input_name: str) -> str:
+    """The library's message naming the options (``--radius``) and the input file."""
+    text = flag_message(exc, FLAGS)
     return re.sub(r"[Tt]he 'y' parameter( of \w+)?", f"the array in {input_name}", text)
 
 
@@ -104,58 +95,6 @@ def read_array(path: str) -> Any:
     return y
 
 
-class _Status:
-    """Prints one status line on stderr when the body runs longer than ``after`` seconds;
-    the line says that the first call compiles the kernels when Numba's cache of the
-    projection kernels holds no compiled code yet."""
-
-    def __init__(self, after: float, enabled: bool = True):
-        self.after, self.enabled = after, enabled
-        self.timer: threading.Timer | None = None
-        self.printed = False
-
-    def __enter__(self) -> _Status:
-        if self.enabled:
-            cold = kernel_cache_is_cold()
-            self.message = (
-                "multiproj project: compiling the projection kernels (first use, 10 to 40 s; "
-                "the compiled code is cached for later runs)..."
-                if cold
-                else "multiproj project: computing..."
-            )
-            if cold:
-                self._print()
-            else:
-                self.timer = threading.Timer(self.after, self._print)
-                self.timer.daemon = True
-                self.timer.start()
-        return self
-
-    def _print(self) -> None:
-        self.printed = True
-        print(self.message, file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-
-
-def kernel_cache_is_cold() -> bool:
-    """True when Numba's cache folder of :mod:`multiproj.kernels` holds no index file
-    (``*.nbi``): then the first projection compiles its kernels."""
-    import glob
-    import os
-
-    try:
-        from .kernels import vector
-
-        dispatcher = next(v for v in vars(vector).values() if hasattr(v, "_cache") and hasattr(v, "py_func"))
-        folder = dispatcher._cache._cache_path
-    except Exception:  # noqa: BLE001 - no cache locator: every run compiles
-        return True
-    return not glob.glob(os.path.join(folder, "*.nbi"))
-
-
 def _sparsity(x: Any, group_axes: tuple[int, ...] | None) -> dict[str, Any]:
     import numpy as np
 
@@ -189,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder):
         raise UsageError(f"the folder of OUTPUT {args.output!r} does not exist.")
+    if args.json != "-":
+        check_output(args.json, "--json")
     try:
         levels = None if args.levels is None else ast.literal_eval(args.levels)
     except (ValueError, SyntaxError):
@@ -203,13 +144,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = resolve(args.method, args.ball, np.ndim(y), levels=levels, **kw)
         t0 = time.perf_counter()
-        with _Status(STATUS_AFTER, enabled=not args.quiet):
-            x = project(y, args.radius, args.ball, method=args.method, levels=levels, **kw)
+        x = project(y, args.radius, args.ball, method=args.method, levels=levels, **kw)
         seconds = time.perf_counter() - t0
         nkw = {"levels": plan.levels} if plan.levels is not None else ({} if plan.ball.is_flat else {"axis": plan.axes})
         before, after = norm(y, plan.ball, **nkw), norm(x, plan.ball, **nkw)
     except (ValueError, TypeError, NotImplementedError) as exc:
-        raise UsageError(flag_message(exc, repr(args.input))) from None
+        raise UsageError(_message(exc, repr(args.input))) from None
     group_axes = None if plan.ball.is_flat else plan.chain()[0][0]
     try:
         if out_ext == ".npy":
@@ -230,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=1))
     elif args.json is not None:
         try:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
             with open(args.json, "w") as fh:
                 json.dump(report, fh, indent=1)
         except OSError as exc:

@@ -18,11 +18,15 @@ Exit codes, the same for every command:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
+import os
+import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NoReturn
 
 #: optional dependency (top-level import name) -> the extra that installs it
 EXTRAS = {
@@ -43,10 +47,29 @@ COMMANDS = {
 }
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+EXIT_STATUS = "Exit status: 0 success, 2 usage or data error, 1 internal failure."
 
 
 class UsageError(ValueError):
     """A usage or data error found by a command: ``main`` prints it on one line and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line, ``PROG: error: MESSAGE (see PROG
+    --help)``, with exit status 2 (argparse's own message names the option)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        # unknown options are reported by the sub-command's parser (its name and --help)
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            subs = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+            command = getattr(ns, "command", None)
+            target = subs[0].choices.get(command, self) if subs and command else self
+            target.error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -67,6 +90,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
             return text
         return text + " (default: %(default)s)"
 
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        # descriptions and epilogs: each paragraph (blank-line separated) wrapped on its own
+        return "\n\n".join(super(HelpFormatter, self)._fill_text(p, width, indent) for p in text.split("\n\n"))
+
 
 def add_command(
     sub: Any,
@@ -80,12 +107,55 @@ def add_command(
     """Add the sub-command ``name`` to the subparsers ``sub``: one help line for
     ``multiproj --help``, a description for ``multiproj NAME --help`` and the function run
     with the parsed arguments.  Options' help texts show their defaults
-    (:class:`HelpFormatter`)."""
+    (:class:`HelpFormatter`); the exit status convention closes the help."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help, description=description, epilog=epilog, formatter_class=HelpFormatter
+        name,
+        help=help,
+        description=description,
+        epilog=EXIT_STATUS if epilog is None else f"{epilog}\n\n{EXIT_STATUS}",
+        formatter_class=HelpFormatter,
     )
     parser.set_defaults(func=func)
     return parser
+
+
+def flag_message(exc: BaseException, flags: Mapping[str, str], *, bare: bool = True) -> str:
+    """The message of ``exc`` with the parameter names of the library replaced by the
+    options that set them, ``flags`` = {parameter: option}: ``The 'radius' parameter of
+    project must be ...`` -> ``--radius must be ...``, ``radius=`` -> ``--radius=``, and,
+    when ``bare``, any other quoted ``'radius'`` (leave it off when a parameter's name is
+    also a value, such as ``'lr'``)."""
+    text = str(exc)
+    for name, flag in flags.items():
+        text = re.sub(rf"[Tt]he '{name}' parameter( of \w+)?", flag, text)
+        if bare:
+            text = re.sub(rf"'{name}'", flag, text)
+        text = re.sub(rf"\b{name}=", f"{flag}=", text)
+    return " ".join(text.split())  # one line
+
+
+def check_output(path: str | None, flag: str, *, folder: bool = False) -> None:
+    """Raise :class:`UsageError` naming ``flag`` when ``path`` (a file, or a folder when
+    ``folder``) cannot be written: checked before a command computes anything."""
+    if path is None:
+        return
+    full = os.path.abspath(path)
+    if folder:
+        if os.path.exists(full) and not os.path.isdir(full):
+            raise UsageError(f"{flag} {path!r} exists and is not a folder.")
+        parent = full
+        while not os.path.exists(parent):  # the folder is created: its first existing parent
+            parent = os.path.dirname(parent)
+    else:
+        if os.path.isdir(full):
+            raise UsageError(f"{flag} {path!r} is a folder; name a file.")
+        parent = os.path.dirname(full)
+        while not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{flag} {path!r}: {parent!r} is not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path!r}: the folder {parent!r} is not writable.")
 
 
 def error(command: str, message: object) -> int:
@@ -94,13 +164,53 @@ def error(command: str, message: object) -> int:
     return EXIT_USAGE
 
 
+class CompileStatus(logging.Handler):
+    """Prints one status line on stderr when the library logs (logger ``multiproj``, see
+    :mod:`multiproj.kernels.compile_log`) that its kernels compile: at most once per run."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(logging.INFO)
+        self.command = command
+        self.shown = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "multiproj_compile", None) != "start" or self.shown:
+            return
+        self.shown = True
+        print(
+            f"multiproj {self.command}: compiling the Numba kernels on first use (seconds to a "
+            "minute or two; the machine code is cached for later runs)...",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+@contextlib.contextmanager
+def compile_status(command: str, enabled: bool = True) -> Iterator[CompileStatus | None]:
+    """While the body runs, show :class:`CompileStatus` lines (when ``enabled``)."""
+    if not enabled:
+        yield None
+        return
+    logger = logging.getLogger("multiproj")
+    handler = CompileStatus(command)
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="multiproj",
         description="Fast exact, bi-level and multi-level structured-sparsity projections.",
-        epilog="Exit status: 0 success, 2 usage or data error, 1 internal failure.",
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--version", action="version", version=f"multiproj {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -121,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        with compile_status(args.command, enabled=not getattr(args, "quiet", False)):
+            return int(args.func(args) or 0)
     except UsageError as exc:
         return error(args.command, exc)
     except ModuleNotFoundError as exc:
