@@ -140,18 +140,13 @@ def check_output(path: str | None, flag: str, *, folder: bool = False) -> None:
     if path is None:
         return
     full = os.path.abspath(path)
-    if folder:
-        if os.path.exists(full) and not os.path.isdir(full):
-            raise UsageError(f"{flag} {path!r} exists and is not a folder.")
-        parent = full
-        while not os.path.exists(parent):  # the folder is created: its first existing parent
-            parent = os.path.dirname(parent)
-    else:
-        if os.path.isdir(full):
-            raise UsageError(f"{flag} {path!r} is a folder; name a file.")
-        parent = os.path.dirname(full)
-        while not os.path.exists(parent):
-            parent = os.path.dirname(parent)
+    if folder and os.path.exists(full) and not os.path.isdir(full):
+        raise UsageError(f"{flag} {path!r} exists and is not a folder.")
+    if not folder and os.path.isdir(full):
+        raise UsageError(f"{flag} {path!r} is a folder; name a file.")
+    parent = full if folder else os.path.dirname(full)
+    while not os.path.exists(parent):  # missing folders are created: their first existing parent
+        parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise UsageError(f"{flag} {path!r}: {parent!r} is not a folder.")
     if not os.access(parent, os.W_OK | os.X_OK):
