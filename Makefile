@@ -13,10 +13,10 @@ SPHINXOPTS ?=
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints/ci.txt
-	@echo "Setting up $(VENV): installing multiproj with numpy, numba, torch (CPU build), scikit-learn, matplotlib, rich, dask, pytest, hypothesis and Sphinx; about 2 to 5 minutes on a first run (torch is the largest download), seconds afterwards."
+	@echo "Setting up $(VENV): installing multiproj with numpy, numba, torch (CPU build), scikit-learn, pandas, matplotlib, rich, dask, pytest, hypothesis, mypy and Sphinx (about 1 GB once installed, three quarters of it torch): about 2 to 5 minutes on a first run, seconds afterwards; pip shows its progress below."
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints/ci.txt -e ".[all,test,docs]"
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install --progress-bar on -c constraints/ci.txt -e ".[all,test,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -82,7 +82,7 @@ def test_cli_csv_errors(tmp_path, capsys, content, args, match):
     path = _write(tmp_path / "bad.csv", content)
     rc = main(["sae", "--csv", path, *args, "--quiet"])
     err = capsys.readouterr().err
-    assert rc != 0
+    assert rc == 2
     assert err.startswith("multiproj sae: error:") and err.count("\n") == 1  # one clear line
     import re
 
@@ -90,10 +90,10 @@ def test_cli_csv_errors(tmp_path, capsys, content, args, match):
 
 
 def test_cli_missing_file_and_negative_log(tmp_path, capsys):
-    assert main(["sae", "--csv", str(tmp_path / "nope.csv"), "--target", "y", "--quiet"]) != 0
+    assert main(["sae", "--csv", str(tmp_path / "nope.csv"), "--target", "y", "--quiet"]) == 2
     assert "cannot read the CSV file" in capsys.readouterr().err
     path = _write(tmp_path / "neg.csv", "a,b,y\n" + "".join(f"{i - 5},{i},{'xz'[i % 2]}\n" for i in range(12)))
-    assert main(["sae", "--csv", path, "--target", "y", "--log", "--quiet", *TINY]) != 0
+    assert main(["sae", "--csv", path, "--target", "y", "--log", "--quiet", *TINY]) == 2
     assert "log transform needs non-negative values" in capsys.readouterr().err
 
 

@@ -3,15 +3,34 @@ call to the backend of the array type."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, overload
+
 from ._backend import get_backend
 from ._core.ball import parse_ball
 from ._core.plan import resolve, resolve_norm
 from ._core.registry import get_method
+from ._core.types import Array, ArrayIn, ArrayLike, Axis, BallLike, InplaceArray, Levels, NDArray, Scalar
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["project", "project_", "norm"]
 
 
-def project(y, radius, ball, *, method="exact", axis=None, levels=None, out=None):
+@overload
+def project(
+    y: torch.Tensor, radius: Scalar, ball: BallLike, *, method: str = ..., axis: Axis = ...,
+    levels: Levels = ..., out: torch.Tensor | None = ...,
+) -> torch.Tensor: ...
+@overload
+def project(
+    y: ArrayLike, radius: Scalar, ball: BallLike, *, method: str = ..., axis: Axis = ...,
+    levels: Levels = ..., out: NDArray[Any] | None = ...,
+) -> NDArray[Any]: ...
+def project(
+    y: ArrayIn, radius: Scalar, ball: BallLike, *, method: str = "exact", axis: Axis = None,
+    levels: Levels = None, out: Array | None = None,
+) -> Array:
     r"""Project ``y`` onto the ball ``{x : ||x||_ball <= radius}``.
 
     .. math::
@@ -91,7 +110,10 @@ def project(y, radius, ball, *, method="exact", axis=None, levels=None, out=None
     return backend.project(y, radius, resolve(m, ball, y.ndim, axis, levels), out)
 
 
-def project_(y, radius, ball, *, method="exact", axis=None, levels=None):
+def project_(
+    y: InplaceArray, radius: Scalar, ball: BallLike, *, method: str = "exact", axis: Axis = None,
+    levels: Levels = None,
+) -> InplaceArray:
     """In-place :func:`project`: writes the projection into ``y`` and returns ``y``.
 
     ``y`` must be a float32 or float64 array (or tensor); its memory is reused, so views
@@ -104,7 +126,7 @@ def project_(y, radius, ball, *, method="exact", axis=None, levels=None):
     return y
 
 
-def norm(y, ball, *, axis=None, levels=None):
+def norm(y: ArrayIn, ball: BallLike, *, axis: Axis = None, levels: Levels = None) -> float:
     """The norm ``||y||_ball`` as a Python float (same ball, ``axis`` and ``levels``
     conventions as :func:`project`).
 

@@ -14,17 +14,27 @@ For a norm ``f`` with dual unit ball ``B*``, ``prox_{lam f}(y) = y - P_{lam B*}(
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, overload
+
 from ._backend import get_backend
 from ._core.ball import parse_ball
 from ._core.checks import check_radius
 from ._core.plan import resolve
+from ._core.types import Array, ArrayIn, ArrayLike, Axis, BallLike, NDArray, Scalar
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["prox"]
 
 PROX_NORMS = ("l1", "l1,2", "l1,inf")
 
 
-def prox(y, strength, ball, *, axis=None):
+@overload
+def prox(y: torch.Tensor, strength: Scalar, ball: BallLike, *, axis: Axis = ...) -> torch.Tensor: ...
+@overload
+def prox(y: ArrayLike, strength: Scalar, ball: BallLike, *, axis: Axis = ...) -> NDArray[Any]: ...
+def prox(y: ArrayIn, strength: Scalar, ball: BallLike, *, axis: Axis = None) -> Array:
     r"""Proximal operator of ``strength * ||.||_ball``.
 
     .. math::

@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Literal, overload
 
 import numpy as np
+
+from ._core.types import ArrayIn, Axis, BallLike, Levels
 
 __all__ = ["radius_for"]
 
@@ -249,7 +252,20 @@ def _achievable(s: np.ndarray, k: int) -> tuple[int, float, float]:
     return j + 1, float(srt[j]), float(srt[j + 1])
 
 
-def radius_for(y, ball, *, keep, method="exact", axis=None, levels=None, return_count=False):
+@overload
+def radius_for(
+    y: ArrayIn, ball: BallLike, *, keep: int | float, method: str = ..., axis: Axis = ...,
+    levels: Levels = ..., return_count: Literal[False] = ...,
+) -> float: ...
+@overload
+def radius_for(
+    y: ArrayIn, ball: BallLike, *, keep: int | float, method: str = ..., axis: Axis = ...,
+    levels: Levels = ..., return_count: Literal[True],
+) -> tuple[float, int]: ...
+def radius_for(
+    y: ArrayIn, ball: BallLike, *, keep: int | float, method: str = "exact", axis: Axis = None,
+    levels: Levels = None, return_count: bool = False,
+) -> float | tuple[float, int]:
     r"""The radius at which :func:`multiproj.project` keeps ``keep`` groups of ``y``.
 
     A group is a slice of ``y`` along the axes not in ``axis`` (e.g. with ``axis=0`` the

@@ -40,12 +40,18 @@ References
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ._core.ball import parse_ball
 from ._core.checks import check_radius, raise_not_finite
 from ._core.plan import resolve
 from ._core.registry import get_method
+from ._core.types import Axis, BallLike, Levels, Scalar
+
+if TYPE_CHECKING:
+    import dask.array as da
 from ._cpu import primitives as cpu
 
 __all__ = ["project", "group_norms"]
@@ -139,7 +145,7 @@ def _levels(x, ball, method, axis, levels):
     return plan.chain()
 
 
-def group_norms(darray, ball, *, axis=None, levels=None):
+def group_norms(darray: da.Array, ball: BallLike, *, axis: Axis = None, levels: Levels = None) -> da.Array:
     """Lazy group norms ``V_1`` (float64 dask array, keepdims shape) of the l1,q or
     multi-level ball: ``||x||_ball = V_1.sum()``."""
     ball = parse_ball(ball)
@@ -152,7 +158,10 @@ def group_norms(darray, ball, *, axis=None, levels=None):
     return v
 
 
-def project(darray, radius, ball, *, method="bilevel", axis=None, levels=None, compute_radii=True):
+def project(
+    darray: da.Array, radius: Scalar, ball: BallLike, *, method: str = "bilevel", axis: Axis = None,
+    levels: Levels = None, compute_radii: bool = True,
+) -> da.Array:
     r"""Lazy projection of a Dask array onto the l1,q (bi-level) or multi-level ball.
 
     The result equals :func:`multiproj.project` of the whole array (to rounding), computed
@@ -215,7 +224,7 @@ def project(darray, radius, ball, *, method="bilevel", axis=None, levels=None, c
     if x.size == 0:
         return x.copy()
     # aggregation, inside out: vs[l] = V_l, vs[k-1] = x
-    vs = [None] * k
+    vs: list[Any] = [None] * k
     vs[k - 1] = x
     for lvl in range(k - 1, 0, -1):
         vs[lvl - 1] = _norms(vs[lvl], lv[lvl], qs[lvl])

@@ -64,6 +64,8 @@ simplex of R^n, J. Optim. Theory Appl. 50 (1986).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ._backend import primitives
@@ -71,6 +73,12 @@ from ._core.ball import Ball
 from ._core.checks import check_axes, check_every, check_radius
 from ._core.plan import resolve
 from ._core.registry import METHODS
+from ._core.types import Axis, BallLike, Levels, Scalar
+
+if TYPE_CHECKING:
+    import torch
+
+    from .nn import ProjectionHandle
 
 __all__ = ["project", "project_", "register_sharded_projection", "CommStats"]
 
@@ -126,6 +134,13 @@ class _Plan:
     outermost groups, >= 1 when they split inside them."""
 
     __slots__ = ("ball", "method", "radius", "levels", "qs", "shard_axis", "shard_level")
+    ball: Ball
+    method: Any
+    radius: float
+    levels: tuple[tuple[int, ...], ...]
+    qs: tuple[str, ...]
+    shard_axis: int
+    shard_level: int
 
 
 def _torch():
@@ -430,7 +445,8 @@ def _run(shard, radius, ball, method, axis, levels, shard_axis, group, inplace: 
             "multiproj.project in a single process)."
         )
     dev = _comm_device(dist, group, shard if isinstance(shard, torch.Tensor) else None)
-    plan = exc = ops = v_inner = None
+    plan = exc = v_inner = None
+    ops: Any = None
     try:
         plan = _local_plan(shard, radius, ball, method, axis, levels, shard_axis)
         ops = _make_ops(shard)
@@ -453,7 +469,10 @@ def _run(shard, radius, ball, method, axis, levels, shard_axis, group, inplace: 
     return (torch.from_numpy(out) if isinstance(out, np.ndarray) else out).to(shard.device)
 
 
-def project(shard, radius, ball, *, method="bilevel", axis=None, levels=None, shard_axis=0, group=None):
+def project(
+    shard: torch.Tensor, radius: Scalar, ball: BallLike, *, method: str = "bilevel", axis: Axis = None,
+    levels: Levels = None, shard_axis: int = 0, group: Any = None,
+) -> torch.Tensor:
     r"""This rank's slice of the projection of a tensor sharded along ``shard_axis``.
 
     The full tensor ``Y`` is the concatenation of the ``shard`` of ranks 0, 1, ...,
@@ -524,7 +543,10 @@ def project(shard, radius, ball, *, method="bilevel", axis=None, levels=None, sh
     return _run(shard, radius, ball, method, axis, levels, shard_axis, group, False)
 
 
-def project_(shard, radius, ball, *, method="bilevel", axis=None, levels=None, shard_axis=0, group=None):
+def project_(
+    shard: torch.Tensor, radius: Scalar, ball: BallLike, *, method: str = "bilevel", axis: Axis = None,
+    levels: Levels = None, shard_axis: int = 0, group: Any = None,
+) -> torch.Tensor:
     """In-place :func:`project`: writes this rank's projected slice into ``shard`` (its
     memory is kept, so a Parameter and the optimiser state that refers to it stay valid).
     Returns ``shard``."""
@@ -533,8 +555,10 @@ def project_(shard, radius, ball, *, method="bilevel", axis=None, levels=None, s
         return _run(shard, radius, ball, method, axis, levels, shard_axis, group, True)
 
 
-def register_sharded_projection(optimizer, param, radius, ball, *, method="bilevel", axis=None,
-                                levels=None, shard_axis=0, group=None, every=1):
+def register_sharded_projection(
+    optimizer: torch.optim.Optimizer, param: torch.Tensor, radius: Scalar, ball: BallLike, *, method: str = "bilevel",
+    axis: Axis = None, levels: Levels = None, shard_axis: int = 0, group: Any = None, every: int = 1,
+) -> ProjectionHandle:
     """:func:`multiproj.nn.register_projection` for a parameter sharded across ranks.
 
     After every ``every``-th ``optimizer.step()``, this rank's shard ``param`` (e.g. the

@@ -34,6 +34,7 @@ from ._core.ball import parse_ball
 from ._core.checks import check_every, check_radius
 from ._core.plan import resolve
 from ._core.registry import get_method
+from ._core.types import Axis, BallLike, Levels, Scalar
 
 __all__ = ["Projection", "register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
 
@@ -80,7 +81,10 @@ class ProjectionHandle:
         Projections applied so far.
     """
 
-    def __init__(self, optimizer, param, radius, ball, method, axis, levels, every):
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, param: torch.Tensor, radius: Scalar, ball: BallLike,
+        method: str, axis: Axis, levels: Levels, every: int,
+    ) -> None:
         self.param = param
         self.radius = radius
         self.ball = ball
@@ -90,7 +94,7 @@ class ProjectionHandle:
         self.every = every
         self.steps = 0
         self.projections = 0
-        self._hook = optimizer.register_step_post_hook(self._after_step)
+        self._hook: torch.utils.hooks.RemovableHandle | None = optimizer.register_step_post_hook(self._after_step)
 
     def _after_step(self, optimizer, args, kwargs) -> None:
         self.steps += 1
@@ -125,7 +129,8 @@ class ProjectionHandle:
 
 
 def register_projection(
-    optimizer, param, radius, ball, *, method="bilevel", axis=None, levels=None, every=1
+    optimizer: torch.optim.Optimizer, param: torch.Tensor, radius: Scalar, ball: BallLike, *,
+    method: str = "bilevel", axis: Axis = None, levels: Levels = None, every: int = 1,
 ) -> ProjectionHandle:
     r"""Project ``param`` onto a norm ball after every ``every``-th ``optimizer.step()``.
 
@@ -213,7 +218,7 @@ class FreezeHandle:
         is frozen at zero.
     """
 
-    def __init__(self, param, mask, optimizer):
+    def __init__(self, param: torch.Tensor, mask: torch.Tensor, optimizer: torch.optim.Optimizer | None) -> None:
         self.param = param
         self.mask = mask  # (the setter also stores the complement used by the hooks)
         self._grad_hook = param.register_hook(self._mask_grad) if param.requires_grad else None
@@ -266,7 +271,9 @@ class FreezeHandle:
         )
 
 
-def freeze_zeros(param, optimizer=None, *, threshold=0.0) -> FreezeHandle:
+def freeze_zeros(
+    param: torch.Tensor, optimizer: torch.optim.Optimizer | None = None, *, threshold: float = 0.0
+) -> FreezeHandle:
     """Keep the entries of ``param`` that are zero now at zero through later training.
 
     The second phase of the "double descent" schedule of [SAE]/[BLP]: after a projection
@@ -349,7 +356,12 @@ class Projection(nn.Module):
     radius (a sparsity cost): the task loss alone only grows it.
     """
 
-    def __init__(self, radius, ball, *, method=None, axis=None, levels=None, learn_radius=False):
+    _radius: torch.Tensor  # the buffer of a fixed radius
+
+    def __init__(
+        self, radius: float, ball: BallLike, *, method: str | None = None, axis: Axis = None,
+        levels: Levels = None, learn_radius: bool = False,
+    ) -> None:
         super().__init__()
         r = check_radius(radius, "radius")
         self.ball = parse_ball(ball).name

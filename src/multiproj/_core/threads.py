@@ -70,12 +70,11 @@ class num_threads:
             set_num_threads(self.n)
         return self.n
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc: object) -> None:
         if self.changed or self.restore_always:
             import numba
 
             numba.set_num_threads(self.previous)
-        return False
 
 
 class _one_thread(num_threads):

@@ -304,7 +304,9 @@ def _count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def compact(model, example_input, *, remove_inputs=True, check=True) -> CompactResult:
+def compact(
+    model: nn.Module, example_input: torch.Tensor, *, remove_inputs: bool = True, check: bool = True
+) -> CompactResult:
     """A smaller model with the same outputs as the pruned ``model`` (in ``eval()`` mode).
 
     Removes the input features (Linear) or channels (convolution) that the first layer reads

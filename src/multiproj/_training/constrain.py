@@ -5,6 +5,9 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import torch
 
 from .groupers import Grouping, resolve
@@ -155,7 +158,7 @@ class ConstraintHandle:
         ``optimizer.step()`` calls seen since registration.
     """
 
-    def __init__(self, optimizer, entries):
+    def __init__(self, optimizer: torch.optim.Optimizer, entries: list[_Entry]) -> None:
         self._entries = entries
         self.steps = 0
         self._hook = optimizer.register_step_post_hook(self._after_step)
@@ -337,7 +340,10 @@ def _build(i, rule, name, param, module, attr) -> _Entry:
     return e
 
 
-def constrain(model, optimizer, rules) -> ConstraintHandle:
+def constrain(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+    rules: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> ConstraintHandle:
     """Constrain many parameters of ``model`` to norm balls after every optimiser step.
 
     Each rule selects parameters and says how to project them.  After every

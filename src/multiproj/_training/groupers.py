@@ -184,7 +184,10 @@ def _owner(model, name: str):
     return (model.get_submodule(mod_name) if mod_name else model), attr
 
 
-def sparsity_report(module, *, axis=0, grouping=None) -> dict:
+def sparsity_report(
+    module: torch.nn.Module | torch.Tensor, *, axis: int | tuple[int, ...] = 0,
+    grouping: str | dict[str, str] | None = None,
+) -> dict:
     """Sparsity of every parameter of ``module``, with group statistics.
 
     Parameters

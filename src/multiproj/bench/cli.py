@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 BENCH_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch")
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
+def add_parser(sub: Any) -> None:
+    from ..cli import add_command
+
+    p = add_command(
+        sub,
         "bench",
         help="run the benchmark suite (sizes, threads, tensors, sparsity, torch)",
         description=(
@@ -20,6 +24,7 @@ def add_parser(sub) -> None:
             "(radius sweep: zero groups, distance, additive identity), torch (tensors, CPU "
             "and CUDA)."
         ),
+        func=run,
     )
     p.add_argument(
         "benchmarks",
@@ -28,7 +33,8 @@ def add_parser(sub) -> None:
         help=f"sub-benchmarks to run, among {', '.join(BENCH_NAMES)} (default: all)",
     )
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under a minute)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per function (median); default 10, 3 with --quick")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed calls per function (median) (default: 10, 3 with --quick)")
     p.add_argument(
         "--threads",
         type=int,
@@ -36,46 +42,49 @@ def add_parser(sub) -> None:
         metavar="N",
         help="thread count for the parallel kernels (default: all; 'threads' and 'tensors' set their own)",
     )
-    p.add_argument("--json", metavar="PATH", help="write the results and the machine to a JSON file")
-    p.add_argument("--csv", metavar="PATH", help="write all rows to a CSV file (machine in '#' lines)")
-    p.add_argument("--markdown", metavar="PATH", help="write the tables as GitHub markdown")
-    p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the results and the machine to a JSON file (default: not written)")
+    p.add_argument("--csv", metavar="PATH",
+                   help="write all rows to a CSV file, machine in '#' lines (default: not written)")
+    p.add_argument("--markdown", metavar="PATH", help="write the tables as GitHub markdown (default: not written)")
+    p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (default: none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no compile status line")
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
     from dataclasses import replace
 
+    from ..cli import UsageError, check_output
     from . import report, suite
 
     names = list(dict.fromkeys(args.benchmarks)) or list(BENCH_NAMES)
     unknown = [n for n in names if n not in suite.BENCHMARKS]
     if unknown:
-        print(
-            f"multiproj bench: error: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(suite.BENCHMARKS)}.",
-            file=sys.stderr,
+        raise UsageError(
+            f"NAME: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(suite.BENCHMARKS)}."
         )
-        return 2
     cfg = suite.QUICK if args.quick else suite.FULL
     if args.repeats is not None:
         if args.repeats < 1:
-            print(f"multiproj bench: error: --repeats must be >= 1. Got {args.repeats} instead.", file=sys.stderr)
-            return 2
+            raise UsageError(f"--repeats must be >= 1. Got {args.repeats} instead.")
         cfg = replace(cfg, repeats=args.repeats)
+    for flag in ("json", "csv", "markdown"):
+        check_output(getattr(args, flag), f"--{flag}")
+    check_output(args.plots, "--plots", folder=True)
     command = "multiproj bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else names)
+    progress = not (args.no_progress or args.quiet)
     if args.threads is not None:
         from .. import max_threads, num_threads
 
         top = max_threads()
         if not 1 <= args.threads <= top:
-            print(f"multiproj bench: error: --threads must be between 1 and {top}. Got {args.threads} instead.", file=sys.stderr)
-            return 2
+            raise UsageError(f"--threads must be between 1 and {top}. Got {args.threads} instead.")
         with num_threads(args.threads):
-            results = run_with_progress(names, cfg, progress=not args.no_progress)
+            results = run_with_progress(names, cfg, progress=progress)
     else:
-        results = run_with_progress(names, cfg, progress=not args.no_progress)
+        results = run_with_progress(names, cfg, progress=progress)
     info = report.machine_info()
     report.print_tables(results, info)
     if args.json:

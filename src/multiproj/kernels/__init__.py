@@ -15,6 +15,9 @@ from __future__ import annotations
 import warnings
 
 from .._core import config
+from . import compile_log
+
+compile_log.install()  # compilations are logged on the 'multiproj' logger
 
 
 def _probe():  # a function of this folder: Numba looks for a cache place next to it

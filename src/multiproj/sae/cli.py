@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 #: --projection name -> (ball, method); ball None = no projection
 PROJECTIONS = {
@@ -52,10 +53,30 @@ def _keep(text: str):
     return v
 
 
-def add_parser(sub) -> None:
+#: defaults of SparseAutoencoderClassifier that the CLI's options repeat (shown in --help;
+#: a test checks them against the estimator's)
+ESTIMATOR_DEFAULTS: dict[str, Any] = {
+    "epochs": 20, "retrain_epochs": 20, "batch_size": 32, "lr": 1e-4, "optimizer": "sgd",
+    "hidden": 100, "init_scale": 0.1, "epoch_selection": "last", "validation_fraction": 0.1,
+    "refit": "lr", "class_weight": "balanced", "schedule": "double_descent", "n_resamples": 0,
+}
+
+#: parameter of the library (estimator, data reader, synthetic data) -> the option that sets it
+FLAGS = {
+    "ball": "--projection", "method": "--projection", "random_state": "--seed", "n_threads": "--threads",
+    **{name: "--" + name.replace("_", "-") for name in (
+        *ESTIMATOR_DEFAULTS, "keep", "radius", "n_samples", "n_features", "n_informative", "folds", "ks",
+    )},
+}
+
+
+def add_parser(sub: Any) -> None:
+    from ..cli import add_command
     from .train import DEFAULT_KEEP, SCHEDULES
 
-    p = sub.add_parser(
+    d = ESTIMATOR_DEFAULTS
+    p = add_command(
+        sub,
         "sae",
         help="feature selection with the sparse supervised autoencoder (k-fold CV)",
         description=(
@@ -69,72 +90,82 @@ def add_parser(sub) -> None:
             "projection of the first-layer weight W after the first descent keeps exactly KEEP "
             "features (those of largest column norm); for projected, (k / F) x ||W_0|| (initial weight)."
         ),
+        func=run,
     )
     g = p.add_argument_group("data")
     src = g.add_mutually_exclusive_group()
     src.add_argument("--data", choices=list(BUNDLED), default=None,
-                     help="synthetic data of [SAE] (make_classification, shuffle=False; the default) or a "
-                     "data set bundled with scikit-learn")
+                     help="synthetic data of [SAE] (make_classification, shuffle=False) or a data set "
+                     "bundled with scikit-learn (default: synthetic, unless --csv)")
     src.add_argument("--csv", metavar="PATH",
                      help="delimited text file: rows = samples (header row), or rows = features (first "
-                     "column = feature names, one row named TARGET with the labels; detected)")
+                     "column = feature names, one row named TARGET with the labels; detected) "
+                     "(default: none, see --data)")
     g.add_argument("--target", metavar="NAME", default=None,
-                   help="label column (or row, features as rows) of the CSV file (default 'Label')")
-    g.add_argument("--drop", metavar="NAME", nargs="+", default=[], help="CSV columns (rows) to ignore (e.g. sample ids)")
+                   help="label column (or row, features as rows) of the CSV file (default: 'Label')")
+    g.add_argument("--drop", metavar="NAME", nargs="+", default=[],
+                   help="CSV columns (rows) to ignore, e.g. sample ids (default: none)")
     g.add_argument("--features-as-rows", action="store_true", default=None,
                    help="the CSV file has one row per feature (default: detected)")
     g.add_argument("--decimal", choices=[".", ","], default=None, help="decimal mark (default: detected)")
     g.add_argument("--fold-column", metavar="NAME", default=None,
-                   help="CSV column (row) giving each sample's fold: the folds of the cross-validation")
-    g.add_argument("--n-samples", type=int, default=1000)
-    g.add_argument("--n-features", type=int, default=1000)
-    g.add_argument("--n-informative", type=int, default=64)
+                   help="CSV column (row) giving each sample's fold: the folds of the cross-validation "
+                   "(default: none, stratified folds from --fold-seed)")
+    g.add_argument("--n-samples", type=int, default=1000, help="samples of the synthetic data")
+    g.add_argument("--n-features", type=int, default=1000, help="features of the synthetic data")
+    g.add_argument("--n-informative", type=int, default=64,
+                   help="informative features of the synthetic data (its first columns)")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic generator")
     g.add_argument("--log", action="store_true", help="log1p transform (non-negative data)")
     g.add_argument("--standardize", action="store_true",
                    help="standardise the features (fitted on the training folds only)")
     m = p.add_argument_group("model and training")
-    m.add_argument("--projection", choices=list(PROJECTIONS), default="l1inf-bilevel")
+    m.add_argument("--projection", choices=list(PROJECTIONS), default="l1inf-bilevel",
+                   help="constraint on the first layer: ball and method (l12 is the bi-level l1,2)")
     m.add_argument("--radius", type=float, nargs="+", default=None, metavar="R",
-                   help="radius (several values: a sweep); default: see --keep")
+                   help="radius (several values: a sweep) (default: the rule below, from --keep)")
     m.add_argument("--keep", type=_keep, default=DEFAULT_KEEP,
-                   help=f"features to select: a number (int) or a share of the features (float in (0, 1]); "
-                   f"the projection's radius keeps exactly that many (default {DEFAULT_KEEP}); ignored with --radius")
-    m.add_argument("--n-resamples", type=int, default=0,
-                   help="stability selection over that many half subsamples of the training fold (default 0)")
-    m.add_argument("--refit", choices=["sae", "lr"], default="lr",
+                   help="features to select: a number (int) or a share of the features (float in (0, 1]); "
+                   "the projection's radius keeps exactly that many; ignored with --radius")
+    m.add_argument("--n-resamples", type=int, default=d["n_resamples"],
+                   help="stability selection over that many half subsamples of the training fold")
+    m.add_argument("--refit", choices=["sae", "lr"], default=d["refit"],
                    help="final classifier on the selected features: the retrained SAE or a logistic regression")
-    m.add_argument("--class-weight", choices=["balanced", "none"], default="balanced",
-                   help="class weights of the cross-entropy (default balanced)")
-    m.add_argument("--schedule", choices=list(SCHEDULES), default="double_descent")
-    m.add_argument("--folds", type=int, default=4)
-    m.add_argument("--epochs", type=int, default=None, help="epochs of the first descent")
-    m.add_argument("--retrain-epochs", type=int, default=None, help="epochs of the second descent")
-    m.add_argument("--batch-size", type=int, default=None)
-    m.add_argument("--lr", type=float, default=None)
-    m.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
-                   help="SGD with momentum 0.9 (default) or Adam (the original protocol of [SAE]: --optimizer adam "
+    m.add_argument("--class-weight", choices=["balanced", "none"], default=d["class_weight"],
+                   help="class weights of the cross-entropy")
+    m.add_argument("--schedule", choices=list(SCHEDULES), default=d["schedule"],
+                   help="double_descent: train, select, retrain on the selection; projected: one "
+                   "projected training")
+    m.add_argument("--folds", type=int, default=4, help="folds of the cross-validation")
+    m.add_argument("--epochs", type=int, default=d["epochs"], help="epochs of the first descent")
+    m.add_argument("--retrain-epochs", type=int, default=d["retrain_epochs"], help="epochs of the second descent")
+    m.add_argument("--batch-size", type=int, default=d["batch_size"], help="mini-batch size")
+    m.add_argument("--lr", type=float, default=d["lr"], help="learning rate")
+    m.add_argument("--optimizer", choices=["sgd", "adam"], default=d["optimizer"],
+                   help="SGD with momentum 0.9 or Adam (the original protocol of [SAE]: --optimizer adam "
                    "--lr 5e-4 --batch-size 4 --epochs 30 --retrain-epochs 30)")
-    m.add_argument("--hidden", type=int, default=100)
-    m.add_argument("--init-scale", type=float, default=None,
-                   help="factor on the initial first-layer weight (default 0.1: column norms reflect training)")
-    m.add_argument("--epoch-selection", choices=["last", "val_accuracy", "val_loss"], default="last")
-    m.add_argument("--validation-fraction", type=float, default=0.1)
+    m.add_argument("--hidden", type=int, default=d["hidden"], help="width of the hidden layer")
+    m.add_argument("--init-scale", type=float, default=d["init_scale"],
+                   help="factor on the initial first-layer weight (small: column norms reflect training)")
+    m.add_argument("--epoch-selection", choices=["last", "val_accuracy", "val_loss"], default=d["epoch_selection"],
+                   help="which epoch of the final training is kept")
+    m.add_argument("--validation-fraction", type=float, default=d["validation_fraction"],
+                   help="share of the training fold held out for --epoch-selection")
     m.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches")
     m.add_argument("--fold-seed", type=int, default=None, help="seed of the folds (default: --seed)")
+    m.add_argument("--threads", type=int, default=1, help="torch threads (1 suits small batches)")
     c = p.add_argument_group("comparison with the baselines")
     c.add_argument("--compare", action="store_true",
                    help="cross-validate the SAE and L1-logistic regression, SelectKBest(f_classif)+LR and "
                    "random-forest top-k+LR at the same numbers of features (--ks) on the same KFold folds, "
                    "standardisation fitted on each training fold; table, --json and --plots")
     c.add_argument("--ks", type=int, nargs="+", default=None,
-                   help="numbers of features for --compare (default 10 20, or 5 10 below 40 features)")
-    m.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small batches)")
+                   help="numbers of features for --compare (default: 10 20, or 5 10 below 40 features)")
     o = p.add_argument_group("output")
-    o.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
-    o.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
-    o.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.set_defaults(func=run)
+    o.add_argument("--json", metavar="PATH", help="write the metrics as JSON (default: not written)")
+    o.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (default: none)")
+    o.add_argument("--quiet", action="store_true",
+                   help="no progress bar, no table and no compile status line")
 
 
 def _params(args, ball, method, radius) -> dict:
@@ -208,16 +239,20 @@ def run(args: argparse.Namespace) -> int:
     from .data import DataError
     from .evaluate import cross_validate_sae
 
-    err = lambda msg: print(f"multiproj sae: error: {msg}", file=sys.stderr)  # noqa: E731
+    from ..cli import UsageError, check_output, flag_message
+
+    check_output(args.json, "--json")
+    check_output(args.plots, "--plots", folder=True)
     try:
         ds = _load(args)
-    except ValueError as exc:  # DataError, or a bad synthetic-data option
-        err(exc)
-        return 2
-    if args.folds < 2 or np.unique(ds.y, return_counts=True)[1].min() < args.folds:
-        err(f"--folds must be >= 2 and at most the size of the smallest class "
-            f"({np.unique(ds.y, return_counts=True)[1].min()}). Got {args.folds}.")
-        return 2
+    except DataError as exc:
+        raise UsageError(f"--csv: {exc}" if args.csv else str(exc)) from None
+    except ValueError as exc:  # a bad synthetic-data option
+        raise UsageError(flag_message(exc, FLAGS, bare=False)) from None
+    smallest = int(np.unique(ds.y, return_counts=True)[1].min())
+    if args.folds < 2 or smallest < args.folds:
+        raise UsageError(f"--folds must be >= 2 and at most the size of the smallest class "
+                         f"({smallest}). Got {args.folds} instead.")
     ball, method = PROJECTIONS[args.projection]
     fold_seed = args.seed if args.fold_seed is None else args.fold_seed
     fold_labels = ds.info.get("folds")
@@ -257,11 +292,10 @@ def run(args: argparse.Namespace) -> int:
             res["radius"] = radius
             res["radius_used"] = [f["radius"] for f in res["folds"]]
             runs.append(res)
-    except (DataError, ValueError, TypeError, NotImplementedError) as exc:
-        if progress is not None:
-            progress.stop()
-        err(exc)
-        return 2
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise UsageError(flag_message(exc, FLAGS, bare=False)) from None
     finally:
         if progress is not None:
             progress.stop()
@@ -301,7 +335,8 @@ def _run_compare(args, ds, ball, method, fold_seed, fold_labels) -> int:
 
     from .compare import LABELS, compare, format_table, plot_compare
 
-    err = lambda msg: print(f"multiproj sae: error: {msg}", file=sys.stderr)  # noqa: E731
+    from ..cli import UsageError, flag_message
+
     params = _params(args, ball, method, args.radius[0] if args.radius else None)
     show = not args.quiet
     progress = None
@@ -314,8 +349,7 @@ def _run_compare(args, ds, ball, method, fold_seed, fold_labels) -> int:
                       class_weight=params["class_weight"], random_state=args.seed,
                       feature_names=ds.feature_names, progress=progress)
     except (ValueError, TypeError) as exc:
-        err(exc)
-        return 2
+        raise UsageError(flag_message(exc, FLAGS, bare=False)) from None
     res["data"] = ds.name
     if show:
         print(f"{ds.name}: {res['n_samples']} samples, {res['n_features']} features, {res['n_classes']} classes, "

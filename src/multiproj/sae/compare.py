@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["compare", "BASELINES", "METHODS", "format_table", "plot_compare", "default_ks", "to_frame"]
 
@@ -145,20 +147,20 @@ def _fold_iter(X, y, folds, fold_seed, fold_labels):
 
 
 def compare(
-    X,
-    y,
-    ks=None,
+    X: ArrayLike,
+    y: ArrayLike,
+    ks: Sequence[int] | None = None,
     *,
-    methods=METHODS,
+    methods: Sequence[str] = METHODS,
     sae_params: dict | None = None,
     folds: int = 4,
     fold_seed: int = 0,
-    fold_labels=None,
+    fold_labels: ArrayLike | None = None,
     log: bool = False,
     standardize: bool = True,
-    class_weight="balanced",
+    class_weight: str | dict | None = "balanced",
     random_state: int = 0,
-    feature_names=None,
+    feature_names: Sequence[str] | None = None,
     progress: Callable | None = None,
 ) -> dict:
     """Cross-validate the SAE and the baselines at matched numbers of features ``ks``.

@@ -17,7 +17,10 @@ file, row or column, a non-numeric, empty or NaN/inf cell, a single class) raise
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +56,7 @@ class Dataset:
     name: str = ""
     info: dict = field(default_factory=dict)
 
-    def to_frame(self):
+    def to_frame(self) -> tuple[Any, Any]:
         """``(X, y)`` as a pandas DataFrame (columns = feature names) and a Series."""
         import pandas as pd
 
@@ -104,7 +107,7 @@ def make_synthetic(
 
 def _sniff_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    return max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+    return max(counts, key=lambda d: counts[d]) if max(counts.values()) > 0 else ","
 
 
 def _labels(values) -> np.ndarray:
@@ -185,7 +188,7 @@ def _guess_decimal(block: np.ndarray, sep: str) -> str:
     return "," if any("," in c for c in sample) else "."
 
 
-def load_csv(path, target: str = "Label", *, drop=(), delimiter: str | None = None, decimal: str | None = None,
+def load_csv(path: str | os.PathLike[str], target: str = "Label", *, drop: Sequence[str] = (), delimiter: str | None = None, decimal: str | None = None,
              features_as_rows: bool | None = None, fold_column: str | None = None) -> Dataset:
     """Read a delimited text file (two layouts, see the module docstring).
 

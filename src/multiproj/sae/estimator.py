@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numbers
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -176,32 +179,32 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
     def __init__(
         self,
         *,
-        ball="l1,inf",
-        method="bilevel",
-        keep=DEFAULT_KEEP,
-        radius=None,
-        n_resamples=0,
-        resample_fraction=0.5,
-        refit="lr",
-        class_weight="balanced",
-        schedule="double_descent",
-        epochs=20,
-        retrain_epochs=20,
-        batch_size=32,
-        lr=1e-4,
-        optimizer="sgd",
-        hidden=100,
-        activation="silu",
-        init_scale=0.1,
-        recon_weight=5e-5,
-        threshold=1e-3,
-        epoch_selection="last",
-        validation_fraction=0.1,
-        random_state=0,
-        n_threads=1,
-        verbose=False,
-        callback=None,
-    ):
+        ball: str | None = "l1,inf",
+        method: str = "bilevel",
+        keep: int | float = DEFAULT_KEEP,
+        radius: float | None = None,
+        n_resamples: int = 0,
+        resample_fraction: float = 0.5,
+        refit: str = "lr",
+        class_weight: str | dict | None = "balanced",
+        schedule: str = "double_descent",
+        epochs: int = 20,
+        retrain_epochs: int = 20,
+        batch_size: int = 32,
+        lr: float = 1e-4,
+        optimizer: str = "sgd",
+        hidden: int = 100,
+        activation: str = "silu",
+        init_scale: float = 0.1,
+        recon_weight: float = 5e-5,
+        threshold: float = 1e-3,
+        epoch_selection: str = "last",
+        validation_fraction: float = 0.1,
+        random_state: int = 0,
+        n_threads: int | None = 1,
+        verbose: bool = False,
+        callback: Callable[[int, int, dict], None] | None = None,
+    ) -> None:
         self.ball = ball
         self.method = method
         self.keep = keep
@@ -357,7 +360,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         return mask, freq
 
     # -- fit ------------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> SparseAutoencoderClassifier:
         """Train the SAE on ``X`` (n_samples, n_features) and labels ``y``; returns self.
 
         ``sample_weight`` (n_samples,) weights each sample's cross-entropy (times the class
@@ -395,7 +398,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
                 support, self.selection_frequency_ = self._stability_support(Xt, yt, wt, k)
             torch.manual_seed(self.random_state)
             model = self._new_model(X.shape[1])
-            callback = None
+            callback: Callable[[int, int, dict], None] | None = None
             if self.verbose:
                 def callback(e, total, h):
                     print(
@@ -411,6 +414,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         finally:
             if self.n_threads is not None:
                 torch.set_num_threads(old_threads)
+        assert res.support is not None  # train_sae sets it
         self.model_ = model
         self.history_ = res.history
         self.best_epoch_ = res.best_epoch
@@ -437,7 +441,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         return self
 
     # -- prediction -----------------------------------------------------------------------
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray[Any]:
         """Class logits, shape (n_samples, n_classes); binary: the logit difference.
 
         From the SAE's latent code, or from the logistic regression with ``refit="lr"``.
@@ -460,19 +464,19 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
             z, r = self._model64_(torch.as_tensor(X, dtype=torch.float64))
         return z.numpy(), r.numpy()
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """Softmax of the logits, shape (n_samples, n_classes), columns in ``classes_`` order."""
         z = self._logits(X)
         z = z - z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predicted class labels, shape (n_samples,)."""
         z = self._logits(X)
         return self.classes_[np.argmax(z, axis=1)]
 
-    def reconstruct(self, X):
+    def reconstruct(self, X: ArrayLike) -> NDArray[Any]:
         """The decoder's reconstruction of ``X`` (n_samples, n_features)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["make_pipeline", "fit_fold", "cross_validate_sae", "METRICS", "log_transformer"]
 
@@ -32,7 +34,7 @@ def _log1p_checked(X):
     return np.log1p(X)
 
 
-def log_transformer():
+def log_transformer() -> Any:
     """``log1p`` of non-negative data as a stateless :class:`~sklearn.preprocessing.FunctionTransformer`
     (so ``get_feature_names_out`` and ``set_output`` work in a pipeline); negative values
     raise :class:`~multiproj.sae.DataError`."""
@@ -41,7 +43,7 @@ def log_transformer():
     return FunctionTransformer(_log1p_checked, feature_names_out="one-to-one")
 
 
-def make_pipeline(params: dict | None = None, *, log: bool = False, standardize: bool = False):
+def make_pipeline(params: dict | None = None, *, log: bool = False, standardize: bool = False) -> Any:
     """``[log1p] -> [StandardScaler] -> SparseAutoencoderClassifier(**params)``."""
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -112,16 +114,16 @@ def fit_fold(pipeline, X, y, train, test, *, informative=None) -> dict:
 
 
 def cross_validate_sae(
-    X,
-    y,
+    X: ArrayLike,
+    y: ArrayLike,
     params: dict | None = None,
     *,
     folds: int = 4,
     seed: int = 0,
     log: bool = False,
     standardize: bool = False,
-    informative=None,
-    fold_labels=None,
+    informative: ArrayLike | None = None,
+    fold_labels: ArrayLike | None = None,
     on_fold_start: Callable | None = None,
     on_fold_end: Callable | None = None,
 ) -> dict:

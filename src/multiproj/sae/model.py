@@ -14,6 +14,8 @@ autoencoder. ICASSP 2021.  [BLP] M. Barlaud, G. Perez, J.-P. Marmorat, arXiv:240
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -63,7 +65,7 @@ class SupervisedAutoencoder(nn.Module):
     @property
     def first_layer(self) -> nn.Linear:
         """The first encoder layer, whose weight columns are the input features."""
-        return self.encoder[0]
+        return cast(nn.Linear, self.encoder[0])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encoder(x)
@@ -94,7 +96,7 @@ class SAELoss(nn.Module):
         self.ce = nn.CrossEntropyLoss(reduction=reduction)
         self.rec = nn.SmoothL1Loss(reduction=reduction)
 
-    def forward(self, logits, recon, x, y) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, recon: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         loss = self.ce(logits, y)
         if self.recon_weight:
             loss = loss + self.recon_weight * self.rec(recon, x)

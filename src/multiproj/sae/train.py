@@ -28,8 +28,15 @@ import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import torch
+
+    from .model import SupervisedAutoencoder
 
 __all__ = [
     "SCHEDULES",
@@ -146,18 +153,18 @@ def _check_choice(value, name, choices):
 
 
 def train_sae(
-    model,
-    X,
-    y,
+    model: SupervisedAutoencoder,
+    X: torch.Tensor,
+    y: torch.Tensor,
     *,
-    X_val=None,
-    y_val=None,
-    sample_weight=None,
+    X_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     ball: str | None = "l1,inf",
     method: str = "bilevel",
     radius: float | None = None,
-    keep=DEFAULT_KEEP,
-    support=None,
+    keep: int | float = DEFAULT_KEEP,
+    support: ArrayLike | None = None,
     schedule: str = "double_descent",
     epochs: int = 30,
     retrain_epochs: int = 30,
