@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .groupers import Grouping, resolve
+from .hooks import StepHook
 from .schedules import make_schedule
 
 __all__ = ["constrain", "ConstraintHandle"]
@@ -218,7 +219,7 @@ def _outer_l1(v: np.ndarray, radius: float) -> np.ndarray:
     return outer_l1(v, radius)[0]
 
 
-class ConstraintHandle:
+class ConstraintHandle(StepHook):
     """What :func:`constrain` returns: one handle for every constrained parameter.
 
     Attributes
@@ -234,7 +235,7 @@ class ConstraintHandle:
         order = {id(p): i for i, p in enumerate(p for g in optimizer.param_groups for p in g["params"])}
         self._reversed = sorted(entries, key=lambda e: -order[id(e.param)])
         self.steps = 0
-        self._hook = optimizer.register_step_post_hook(self._after_step)
+        self._register(optimizer)
 
     @property
     def names(self) -> list[str]:
@@ -257,16 +258,6 @@ class ConstraintHandle:
         ``target=True``."""
         for e in self._entries:
             e.project(None if target else max(self.steps, e.schedule.warmup + 1))
-
-    def remove(self) -> None:
-        """Stop projecting after optimiser steps (idempotent)."""
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
-
-    @property
-    def active(self) -> bool:
-        return self._hook is not None
 
     def report(self) -> dict:
         """Parameter name -> dict: ``rule`` (index), ``ball``, ``method``, ``grouping``,
