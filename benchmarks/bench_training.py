@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 import torch
-from _common import median_time, print_machine
+from _common import print_machine
 from torch import nn
 
 import multiproj
@@ -47,9 +47,16 @@ def bench_compaction(repeat: int) -> None:
     small, full = res.model, res.with_input_selection()
     xs = res.select_input(x)
     with torch.no_grad():
-        t_masked = median_time(lambda: model(x), repeat)
-        t_small = median_time(lambda: small(xs), repeat)
-        t_full = median_time(lambda: full(x), repeat)
+        fns = {"masked": lambda: model(x), "small": lambda: small(xs), "full": lambda: full(x)}
+        times = {k: [] for k in fns}
+        for f in fns.values():
+            f()
+        for _ in range(repeat):  # in turns, so that the three share the machine's load
+            for k, f in fns.items():
+                t0 = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t0)
+        t_masked, t_small, t_full = (float(np.median(times[k])) for k in ("masked", "small", "full"))
         m64, s64 = copy.deepcopy(model).double(), mpn.compact(copy.deepcopy(model).double(), x.double()).model
         x64 = x.double()
         same = torch.allclose(s64(x64[:, res.input_index]), m64(x64), rtol=1e-10, atol=1e-12)

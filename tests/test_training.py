@@ -560,3 +560,22 @@ def test_cnn_compaction_example_runs():
     assert out.returncode == 0, out.stderr[-3000:]
     assert "compacted" in out.stdout and "parameters" in out.stdout
     assert "outputs equal: True" in out.stdout
+
+
+def test_user_guide_constrain_and_compact_example_runs():
+    """The constrain + compact example of docs/user_guide/training.rst runs as written and
+    does what its comments say."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "training.rst").read_text()
+    blocks = [m.group(1) for m in re.finditer(r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", text, flags=re.M)]
+    found = ["\n".join(line[3:] for line in b.splitlines()) for b in blocks if "mpn.compact(model, x)" in b]
+    assert len(found) == 1
+    ns: dict = {}
+    exec(found[0], ns)
+    res, report = ns["res"], ns["report"]
+    assert report["0.weight"]["kept_groups"] == 6 and report["2.weight"]["kept_groups"] == 8
+    assert {0, 1, 2} <= set(report["0.weight"]["kept"])  # the informative features survive
+    assert res.input_index.tolist() == report["0.weight"]["kept"]
+    assert res.model[0].weight.shape == (8, 6) and res.model[2].weight.shape == (2, 8)
+    assert res.params_after < res.params_before / 5
+    assert ns["accuracy"] > 0.9
+
