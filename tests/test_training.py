@@ -428,7 +428,7 @@ class _Residual(nn.Module):
 def test_compact_graph_without_torch_pruning_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch_pruning", None)  # import fails
     x = torch.randn(2, 4)
-    with pytest.raises(ImportError, match=re.escape("pip install 'multiproj[prune]'")):
+    with pytest.raises(ImportError, match=re.escape('pip install "multiproj[prune]"')):
         mpn.compact(_Residual(), x)
     with pytest.raises(ImportError, match="Torch-Pruning"):
         mpn.compact(nn.Sequential(nn.Linear(4, 4), _Residual(), nn.Linear(4, 2)), x)

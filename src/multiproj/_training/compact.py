@@ -323,7 +323,7 @@ def _tp_import():
         raise ImportError(
             "compact of a model that is not an nn.Sequential chain (residual or branching "
             "graphs) uses the dependency graph of Torch-Pruning, which is not installed: "
-            "pip install 'multiproj[prune]' (or pip install torch-pruning)."
+            'pip install "multiproj[prune]" (or pip install torch-pruning).'
         ) from None
     return tp
 
