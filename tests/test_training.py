@@ -129,6 +129,51 @@ def test_freeze_keeps_removed_groups_out_and_count_exact():
                       {"modules": nn.Conv2d, "ball": "l1,2", "keep": 4, "freeze": 1})
 
 
+@pytest.mark.parametrize("ball", ["l1,inf", "l1,2", "l1,1"])
+@pytest.mark.parametrize("target", [{"keep": 5, "schedule": "linear", "steps": 3}, {"radius": 2.0},
+                                    {"keep": 0.3, "freeze": True}, {"radius": 1.0, "steps": 4, "every": 2}])
+def test_planned_group_kernels_equal_the_public_projection(ball, target):
+    """The in-place kernels on the planned view of a CPU weight give what project_ at
+    radius_for's radius gives, step after step (same radii, same kept groups)."""
+    nets, handles = [], []
+    for general in (False, True):
+        net = _mlp()
+        opt = torch.optim.Adam(net.parameters(), lr=0.05)
+        h = mpn.constrain(net, opt, {"params": ["0.weight", "2.weight"], "ball": ball, **target})
+        if general:
+            for e in h._entries:
+                e.groups = None  # the path of project_ with radius_for's radius
+        nets.append((net, opt))
+        handles.append(h)
+    assert all(e.groups is not None for e in handles[0]._entries)
+    x = torch.randn(8, 40, dtype=torch.float64)
+    for (net, opt) in nets:
+        _steps(net, opt, 6, x, seed=3)
+    (a, _), (b, _) = nets
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, rtol=1e-9, atol=1e-12)
+    ra, rb = handles[0].report(), handles[1].report()
+    for name in ra:
+        assert ra[name]["kept"] == rb[name]["kept"]
+        assert ra[name]["projections"] == rb[name]["projections"] > 0
+        assert math.isclose(ra[name]["radius"], rb[name]["radius"], rel_tol=1e-9)
+
+
+def test_constrain_follows_a_replaced_storage_and_names_non_finite_weights():
+    net = _mlp()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    h = mpn.constrain(net, opt, {"params": "0.weight", "ball": "l1,inf", "keep": 4})
+    with torch.no_grad():
+        net[0].weight.data = net[0].weight.detach().clone() * 3  # new storage
+    _steps(net, opt, 1, torch.randn(4, 40, dtype=torch.float64))
+    assert h.report()["0.weight"]["kept_groups"] == 4
+    assert int((net[0].weight.abs().amax(dim=0) > 0).sum()) == 4
+    with torch.no_grad():
+        net[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="'0.weight' must contain only finite values"):
+        h.project_now()
+
+
 def test_schedule_counts():
     s = make_schedule("cosine", warmup=3, steps=10)
     assert not s.projects_at(3) and s.projects_at(4)
@@ -371,20 +416,110 @@ def test_compact_sae():
     assert sae.encoder[0].weight.shape == (12, 30)
 
 
-def test_compact_unsupported_graphs_raise():
-    class Residual(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(4, 4)
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
 
-        def forward(self, x):
-            return x + self.lin(x)
+    def forward(self, x):
+        return x + self.lin(x)
 
+
+def test_compact_graph_without_torch_pruning_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)  # import fails
     x = torch.randn(2, 4)
-    with pytest.raises(NotImplementedError, match="Got a Residual"):
-        mpn.compact(Residual(), x)
-    with pytest.raises(NotImplementedError, match="is an Residual"):
-        mpn.compact(nn.Sequential(nn.Linear(4, 4), Residual(), nn.Linear(4, 2)), x)
+    with pytest.raises(ImportError, match=re.escape('pip install "multiproj[prune]"')):
+        mpn.compact(_Residual(), x)
+    with pytest.raises(ImportError, match="Torch-Pruning"):
+        mpn.compact(nn.Sequential(nn.Linear(4, 4), _Residual(), nn.Linear(4, 2)), x)
+
+
+class _ResBlock(nn.Module):
+    """conv -> BN -> ReLU, a residual branch conv -> ReLU -> conv added back, a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.c2 = nn.Conv2d(8, 6, 3, padding=1)
+        self.c3 = nn.Conv2d(6, 8, 3, padding=1)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.c1(x)))
+        h = h + self.c3(torch.relu(self.c2(h)))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+class _Branches(nn.Module):
+    """A trunk feeding two Linear branches whose outputs are concatenated, then a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Linear(10, 12)
+        self.a = nn.Linear(12, 5)
+        self.b = nn.Linear(12, 7)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.trunk(x))
+        return self.head(torch.tanh(torch.cat([self.a(h), torch.relu(self.b(h))], dim=1)))
+
+
+def test_compact_residual_block_through_torch_pruning():
+    pytest.importorskip("torch_pruning")
+    torch.manual_seed(0)
+    m = _ResBlock().double().eval()
+    with torch.no_grad():
+        m.bn.running_mean.uniform_(-1, 1)
+        m.bn.running_var.uniform_(0.5, 2.0)
+        m.c2.weight[:, [1, 4]] = 0  # channels 1 and 4 of the residual sum: read by nobody
+        m.head.weight[:, [1, 4]] = 0
+        m.c2.weight[2] = 0  # hidden channel 2: written as exact zeros
+        m.c2.bias[2] = 0
+        m.c3.weight[:, 5] = 0  # hidden channel 5: not read
+        m.c1.weight[0] = 0  # written off, but through batch norm (a constant): kept
+    x = torch.randn(5, 3, 8, 8, dtype=torch.float64)
+    res = mpn.compact(m, x)
+    assert res.input_index is None
+    assert res.model.c1.out_channels == 6 and res.model.bn.num_features == 6
+    assert res.model.c2.out_channels == 4 and res.model.c3.in_channels == 4
+    assert res.model.c3.out_channels == 6 and res.model.head.in_features == 6
+    assert res.removed["c2"] == {"inputs": 2, "outputs": 2}
+    assert res.params_after < res.params_before
+    y = torch.randn(7, 3, 8, 8, dtype=torch.float64)  # not the example input
+    assert torch.allclose(res.model(y), m(y), rtol=1e-12, atol=1e-12)
+    assert m.c1.out_channels == 8  # the caller's model is not modified
+
+
+def test_compact_branching_graph_through_torch_pruning():
+    pytest.importorskip("torch_pruning")
+    torch.manual_seed(1)
+    m = _Branches().double().eval()
+    with torch.no_grad():
+        m.a.weight[:, [0, 3, 7]] = 0  # trunk units 0, 3, 7 read by neither branch
+        m.b.weight[:, [0, 3, 7]] = 0
+        m.head.weight[:, [1, 6]] = 0  # output 1 of branch a and output 1 of branch b unread
+        m.b.weight[4] = 0  # unit 4 of branch b: relu(0) = 0, then tanh(0) = 0
+        m.b.bias[4] = 0
+    x = torch.randn(9, 10, dtype=torch.float64)
+    res = mpn.compact(m, x)
+    assert res.model.trunk.out_features == 9
+    assert res.model.a.out_features == 4 and res.model.b.out_features == 5
+    assert res.model.head.in_features == 9
+    y = torch.randn(6, 10, dtype=torch.float64)
+    assert torch.allclose(res.model(y), m(y), rtol=1e-12, atol=1e-12)
+    # a residual whose channels are the model's output: nothing to remove, same outputs
+    r = _Residual().double()
+    with torch.no_grad():
+        r.lin.weight[:, 2] = 0
+    out = mpn.compact(r, x[:, :4])
+    assert out.model.lin.weight.shape == (4, 4)
+    assert torch.allclose(out.model(x[:, :4]), r(x[:, :4]), rtol=1e-12, atol=1e-12)
+
+
+def test_compact_unsupported_graphs_raise():
+    x = torch.randn(2, 4)
     with pytest.raises(NotImplementedError, match="grouped convolution"):
         mpn.compact(nn.Sequential(nn.Conv1d(4, 4, 1, groups=2)), torch.randn(1, 4, 3))
     with pytest.raises(TypeError, match="example_input"):
@@ -425,3 +560,22 @@ def test_cnn_compaction_example_runs():
     assert out.returncode == 0, out.stderr[-3000:]
     assert "compacted" in out.stdout and "parameters" in out.stdout
     assert "outputs equal: True" in out.stdout
+
+
+def test_user_guide_constrain_and_compact_example_runs():
+    """The constrain + compact example of docs/user_guide/training.rst runs as written and
+    does what its comments say."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "training.rst").read_text()
+    blocks = [m.group(1) for m in re.finditer(r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", text, flags=re.M)]
+    found = ["\n".join(line[3:] for line in b.splitlines()) for b in blocks if "mpn.compact(model, x)" in b]
+    assert len(found) == 1
+    ns: dict = {}
+    exec(found[0], ns)
+    res, report = ns["res"], ns["report"]
+    assert report["0.weight"]["kept_groups"] == 6 and report["2.weight"]["kept_groups"] == 8
+    assert {0, 1, 2} <= set(report["0.weight"]["kept"])  # the informative features survive
+    assert res.input_index.tolist() == report["0.weight"]["kept"]
+    assert res.model[0].weight.shape == (8, 6) and res.model[2].weight.shape == (2, 8)
+    assert res.params_after < res.params_before / 5
+    assert ns["accuracy"] > 0.9
+

@@ -126,6 +126,16 @@ def project_(
     return y
 
 
+def project_plan_(y, radius: float, plan) -> None:
+    """:func:`project_` of a float32/float64 array or tensor with a plan
+    (:func:`multiproj._core.plan.resolve`) and a radius (``check_radius``) that the caller
+    checked once, for a projection repeated on the same storage (a constrained weight after
+    every optimiser step): no argument is checked again."""
+    backend = get_backend(y)
+    with backend.inplace():
+        backend.project(y, radius, plan, y)
+
+
 def norm(y: ArrayIn, ball: BallLike, *, axis: Axis = None, levels: Levels = None) -> float:
     """The norm ``||y||_ball`` as a Python float (same ball, ``axis`` and ``levels``
     conventions as :func:`project`).

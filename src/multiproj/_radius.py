@@ -34,7 +34,7 @@ import numpy as np
 
 from ._core.types import ArrayIn, Axis, BallLike, Levels
 
-__all__ = ["radius_for"]
+__all__ = ["radius_for", "keep_threshold"]
 
 
 # CPU tensors go through NumPy on a view of their storage; tests turn this off to run the
@@ -252,6 +252,23 @@ def _achievable(s: np.ndarray, k: int) -> tuple[int, float, float]:
     return j + 1, float(srt[j]), float(srt[j + 1])
 
 
+def keep_threshold(scores: np.ndarray, k: int) -> tuple[float | None, int]:
+    """``(theta, count)``: the threshold on the non-negative float64 ``scores`` (one per
+    group) above which the ``count`` groups that :func:`radius_for` keeps lie (``count`` is
+    ``k``, or the largest feasible count below it under ties).  ``theta`` is None when
+    ``k`` reaches the number of non-zero scores (nothing to remove: the projection is the
+    identity, ``count`` is that number); with ``count == 0`` every group is removed
+    (``theta = max(scores)``).  A bi-level projection keeps ``k`` groups with the group
+    radii ``u = (scores - theta)_+``, i.e. at the radius ``sum(u)``."""
+    nonzero = int(np.count_nonzero(scores))
+    if k >= nonzero:
+        return None, nonzero
+    count, hi, lo = _achievable(scores, k)
+    if count == 0:
+        return float(scores.max()), 0
+    return _threshold(hi, lo, float(scores.max())), count
+
+
 @overload
 def radius_for(
     y: ArrayIn, ball: BallLike, *, keep: int | float, method: str = ..., axis: Axis = ...,
@@ -355,30 +372,26 @@ def radius_for(
         raise ValueError("The 'y' parameter must contain only finite values. Got NaN or inf.")
     n = scores.size
     k = _check_keep(keep, n)
-    nonzero = int(np.count_nonzero(scores))
-    if k >= nonzero:
+    theta, count = keep_threshold(scores, k)
+    if theta is None:
         from ._api import norm
 
         kw = {"levels": lv} if kind == "multilevel" else {"axis": axis} if axes is not None else {}
-        radius, count = (float(norm(y, b.name, **kw)) if nonzero else 0.0), nonzero
+        radius = float(norm(y, b.name, **kw)) if count else 0.0
+    elif count == 0:
+        radius = 0.0
+    elif kind in ("norms", "multilevel", "flat"):
+        radius = float(np.maximum(scores - theta, 0.0).sum())
+    elif kind == "maxabs":
+        radius = ops.excess_sum(a, theta)
     else:
-        count, hi, lo = _achievable(scores, k)
-        if count == 0:
-            radius = 0.0
-        else:
-            theta = _threshold(hi, lo, float(scores.max()))
-            if kind in ("norms", "multilevel", "flat"):
-                radius = float(np.maximum(scores - theta, 0.0).sum())
-            elif kind == "maxabs":
-                radius = ops.excess_sum(a, theta)
-            else:
-                rows = ops.groups(a, axes)
-                sel = scores > theta
-                if torch_input:
-                    import torch
+        rows = ops.groups(a, axes)
+        sel = scores > theta
+        if torch_input:
+            import torch
 
-                    rows = rows[torch.from_numpy(sel).to(rows.device)]
-                else:
-                    rows = rows[sel]
-                radius = _l1_thresholds(rows, theta)
+            rows = rows[torch.from_numpy(sel).to(rows.device)]
+        else:
+            rows = rows[sel]
+        radius = _l1_thresholds(rows, theta)
     return (radius, count) if return_count else radius

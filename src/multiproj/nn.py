@@ -35,6 +35,7 @@ from ._core.checks import check_every, check_radius
 from ._core.plan import resolve
 from ._core.registry import get_method
 from ._core.types import Axis, BallLike, Levels, Scalar
+from ._training.hooks import StepHook
 
 __all__ = ["Projection", "register_projection", "ProjectionHandle", "freeze_zeros", "FreezeHandle", "sparsity_report"]
 
@@ -66,7 +67,7 @@ def _optimizes(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> bool:
     return any(p is param for group in optimizer.param_groups for p in group["params"])
 
 
-class ProjectionHandle:
+class ProjectionHandle(StepHook):
     """Handle returned by :func:`register_projection`.
 
     Attributes
@@ -94,7 +95,7 @@ class ProjectionHandle:
         self.every = every
         self.steps = 0
         self.projections = 0
-        self._hook: torch.utils.hooks.RemovableHandle | None = optimizer.register_step_post_hook(self._after_step)
+        self._register(optimizer)
 
     def _after_step(self, optimizer, args, kwargs) -> None:
         self.steps += 1
@@ -108,17 +109,6 @@ class ProjectionHandle:
         )
         self.projections += 1
         return self.param
-
-    def remove(self) -> None:
-        """Stop projecting after optimiser steps (idempotent)."""
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
-
-    @property
-    def active(self) -> bool:
-        """True until :meth:`remove` is called."""
-        return self._hook is not None
 
     def __repr__(self) -> str:
         return (

@@ -144,3 +144,46 @@ class L1Sums:
         self.cand = vals, gid = vals[keep], gid[keep]
         return (np.bincount(gid, weights=vals, minlength=self.G),
                 np.bincount(gid, minlength=self.G).astype(np.float64))
+
+
+class GroupView:
+    """The groups of one array's storage, laid out once for repeated in-place bi-level
+    steps on it (a constrained weight projected after every optimiser step).
+
+    The canonical ``(A, N, B)`` view of :mod:`multiproj._cpu.layout` is planned at
+    construction; :meth:`norms` and :meth:`apply` then run the group kernels on it with no
+    per-call layout work.  Per-group values are flat float64 arrays in the canonical group
+    order (the same order for every call on this view).
+
+    Parameters
+    ----------
+    y : ndarray
+        float32 or float64, written in place by :meth:`apply`.
+    axes : tuple of int
+        The axes the inner norm reduces.
+
+    Raises
+    ------
+    ValueError
+        When the groups of ``y`` admit no canonical view (the reduced axes are not
+        adjacent in memory order): :func:`apply_group_radii` then works on a copy.
+    """
+
+    def __init__(self, y: np.ndarray, axes: tuple[int, ...]):
+        lay = group_layout(y, axes)
+        xc = lay.view(y) if y.size else None
+        if xc is None or not y.flags.writeable:
+            raise ValueError("The groups of this array admit no writable canonical view.")
+        self.xc = xc
+        A, _, B = xc.shape
+        self.gshape = (A,) if B == 1 else (A, B)
+        self.n_groups = A * B
+
+    def norms(self, q: str) -> np.ndarray:
+        """Flat float64 inner l_q norms of the groups (ValueError on NaN or inf)."""
+        return groups.finite_group_norms(self.xc, q).reshape(-1)
+
+    def apply(self, q: str, v: np.ndarray, u: np.ndarray) -> None:
+        """Project group ``g`` onto the l_q ball of radius ``u[g]`` in place (``v[g]`` its
+        current l_q norm, as from :meth:`norms`)."""
+        groups.apply_group_radii(self.xc, self.xc, q, v.reshape(self.gshape), u.reshape(self.gshape))

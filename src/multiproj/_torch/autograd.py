@@ -676,25 +676,19 @@ def _radius_grad(gr: torch.Tensor, radius, axes=None):
         return gr.sum_to_size(radius.shape)
 
 
-class _Project(torch.autograd.Function):
-    """``x = P(y, radius)``: forward by :func:`multiproj.project`, backward by the VJPs of
-    this module."""
+class _ExactVJP(torch.autograd.Function):
+    """A map ``x = f(y, s)`` of the data ``y`` and a scalar ``s`` (a radius or a strength,
+    a number or a 0-d tensor) whose forward is the backend's detached call and whose
+    backward is ``ctx.vjp(y, x, g) -> (dL/dy, dL/ds)``; the inputs after ``s`` (plan,
+    solver, ...) get no gradient."""
 
     @staticmethod
-    def forward(ctx, y, radius, plan, solve):
-        ctx.spec = _spec(plan.ndim, plan.ball, plan.method.name, plan.axes, plan.levels)
-        ctx.axes = None
-        if plan.batched:  # radii of the batch shape; the VJP reads them in the keepdims shape
-            r = plan.radius(radius.detach() if isinstance(radius, torch.Tensor) else radius, tuple(y.shape))
-            ctx.axes = plan.axes
-            keep = tuple(1 if k in plan.axes else n for k, n in enumerate(y.shape))
-            ctx.r = torch.tensor(np.asarray(r), dtype=y.dtype, device=y.device).reshape(keep if np.ndim(r) else ())
-        else:
-            r = float(radius) if isinstance(radius, torch.Tensor) else radius
-            ctx.r = r
-        x = solve(y.detach(), r, plan)
+    def _save(ctx, y, x, scalar, vjp, n_inputs: int, axes=None) -> None:
+        ctx.scalar_t = scalar.detach() if isinstance(scalar, torch.Tensor) else None
+        ctx.axes = axes  # batched flat balls: the balls' axes (one radius per ball)
+        ctx.vjp = vjp
+        ctx.n_rest = n_inputs - 2
         ctx.save_for_backward(y, x)
-        return x
 
     @staticmethod
     @once_differentiable
@@ -702,16 +696,34 @@ class _Project(torch.autograd.Function):
         y, x = ctx.saved_tensors
         if y.numel() == 0:
             keep = () if ctx.axes is None else tuple(1 if k in ctx.axes else n for k, n in enumerate(y.shape))
-            gy, gr = g, torch.zeros(keep, dtype=y.dtype, device=y.device)
+            gy, gs = g, torch.zeros(keep, dtype=y.dtype, device=y.device)
         else:
-            gy, gr = _vjp(ctx.spec, y, x, g.to(y.dtype), ctx.r)
-        rad = ctx.needs_input_grad[1]
+            gy, gs = ctx.vjp(y, x, g.to(y.dtype))
         return (gy if ctx.needs_input_grad[0] else None,
-                _radius_grad(gr, ctx.radius_t, ctx.axes) if rad else None, None, None)
+                _radius_grad(gs, ctx.scalar_t, ctx.axes) if ctx.needs_input_grad[1] else None) + (None,) * ctx.n_rest
 
 
+class _Project(_ExactVJP):
+    """``x = P(y, radius)``: forward by :func:`multiproj.project`, backward by the VJPs of
+    this module."""
 
-class _Prox(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, y, radius, plan, solve):
+        spec = _spec(plan.ndim, plan.ball, plan.method.name, plan.axes, plan.levels)
+        axes = None
+        if plan.batched:  # radii of the batch shape; the VJP reads them in the keepdims shape
+            r = plan.radius(radius.detach() if isinstance(radius, torch.Tensor) else radius, tuple(y.shape))
+            axes = plan.axes
+            keep = tuple(1 if k in axes else n for k, n in enumerate(y.shape))
+            rv = torch.tensor(np.asarray(r), dtype=y.dtype, device=y.device).reshape(keep if np.ndim(r) else ())
+        else:
+            r = rv = float(radius) if isinstance(radius, torch.Tensor) else radius
+        x = solve(y.detach(), r, plan)
+        _ExactVJP._save(ctx, y, x, radius, lambda y, x, g: _vjp(spec, y, x, g, rv), 4, axes)
+        return x
+
+
+class _Prox(_ExactVJP):
     """``x = prox_{lam ||.||}(y)``: forward by :func:`multiproj.prox`, backward by the VJPs
     of this module."""
 
@@ -719,23 +731,9 @@ class _Prox(torch.autograd.Function):
     def forward(ctx, y, strength, ball, axes, solve):
         lam = float(strength) if isinstance(strength, torch.Tensor) else strength
         x = solve(y.detach(), lam, ball, axes)
-        ctx.name = ball.name
-        ctx.axes = tuple(range(y.ndim)) if axes is None else axes
-        ctx.lam = lam
-        ctx.save_for_backward(y, x)
+        dims = tuple(range(y.ndim)) if axes is None else axes
+        _ExactVJP._save(ctx, y, x, strength, lambda y, x, g: _prox_vjp(ball.name, dims, y, x, g, lam), 5)
         return x
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g):
-        y, x = ctx.saved_tensors
-        if y.numel() == 0:
-            gy, gl = g, torch.zeros((), dtype=y.dtype, device=y.device)
-        else:
-            gy, gl = _prox_vjp(ctx.name, ctx.axes, y, x, g.to(y.dtype), ctx.lam)
-        return (gy if ctx.needs_input_grad[0] else None,
-                _radius_grad(gl, ctx.strength_t) if ctx.needs_input_grad[1] else None, None, None,
-                None)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -780,8 +778,6 @@ def project(y: torch.Tensor, radius, plan: Plan, solve):
     """
     radius = _check_tensor_scalar(radius, "radius", "project", plan.batched)
     y = _float_input(y)
-    if isinstance(radius, torch.Tensor):
-        return _ProjectR.apply(y, radius, plan, solve)
     return _Project.apply(y, radius, plan, solve)
 
 
@@ -791,24 +787,4 @@ def prox(y: torch.Tensor, strength, ball: Ball, axes, solve):
     axes)`` is the backend's prox of the detached data."""
     strength = _check_tensor_scalar(strength, "strength", "prox")
     y = _float_input(y)
-    if isinstance(strength, torch.Tensor):
-        return _ProxR.apply(y, strength, ball, axes, solve)
     return _Prox.apply(y, strength, ball, axes, solve)
-
-
-class _ProjectR(_Project):
-    """:class:`_Project` with a tensor radius (kept for the shape and dtype of its grad)."""
-
-    @staticmethod
-    def forward(ctx, y, radius, plan, solve):
-        ctx.radius_t = radius.detach()
-        return _Project.forward(ctx, y, radius, plan, solve)
-
-
-class _ProxR(_Prox):
-    """:class:`_Prox` with a tensor strength."""
-
-    @staticmethod
-    def forward(ctx, y, strength, ball, axes, solve):
-        ctx.strength_t = strength.detach()
-        return _Prox.forward(ctx, y, strength, ball, axes, solve)

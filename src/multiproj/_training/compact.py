@@ -115,11 +115,16 @@ class OffsetOutput(nn.Module):
         return y + self.offset
 
 
-def _unsupported(what: str) -> NotImplementedError:
-    return NotImplementedError(
+class _NotAChain(NotImplementedError):
+    """A module that a chain does not handle: the model is compacted as a graph."""
+
+
+def _unsupported(what: str, cls=NotImplementedError) -> NotImplementedError:
+    return cls(
         f"compact supports nn.Sequential chains of Linear / Conv1d-3d (groups=1) layers with "
         f"batch norm, elementwise activations, pooling, dropout and flatten between them, and "
-        f"the SupervisedAutoencoder of multiproj.sae. {what}"
+        f"the SupervisedAutoencoder of multiproj.sae; other graphs through Torch-Pruning's "
+        f"dependency graph. {what}"
     )
 
 
@@ -143,7 +148,7 @@ def _check_chain(mods, names):
         if isinstance(m, nn.Flatten) and m.start_dim != 1:
             raise _unsupported(f"Layer {name!r} is an nn.Flatten with start_dim={m.start_dim}.")
         if not (_is_producer(m) or isinstance(m, _ELEMENTWISE + _POOLS + _BN) or isinstance(m, nn.Flatten)):
-            raise _unsupported(f"Layer {name!r} is an {type(m).__name__}.")
+            raise _unsupported(f"Layer {name!r} is an {type(m).__name__}.", _NotAChain)
 
 
 def _nz_rows(w: torch.Tensor) -> torch.Tensor:
@@ -300,6 +305,120 @@ def _slice_bn(m, idx):
     return nm
 
 
+# Operations that map a zero channel to a zero channel (an exact zero stays zero through
+# them), named by the prefix of their autograd node (and TBackward, a transpose); a channel that a graph's layers write as zero may be
+# removed only through these.
+_ZERO_PRESERVING = (
+    "Add", "Sub", "Mul", "Neg", "Relu", "LeakyRelu", "Hardtanh", "Gelu", "Silu", "Tanh", "Elu",
+    "Mean", "Sum", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool", "View", "Reshape",
+    "UnsafeView", "Flatten", "Permute", "Transpose", "Clone", "Cat", "Split", "Dropout",
+    "Identity", "Squeeze", "Unsqueeze", "Expand", "Slice", "Select", "Max", "Amax",
+)
+
+
+def _tp_import():
+    try:
+        import torch_pruning as tp
+    except ImportError:
+        raise ImportError(
+            "compact of a model that is not an nn.Sequential chain (residual or branching "
+            "graphs) uses the dependency graph of Torch-Pruning, which is not installed: "
+            'pip install "multiproj[prune]" (or pip install torch-pruning).'
+        ) from None
+    return tp
+
+
+def _graph_removable(dg, group) -> torch.Tensor | None:
+    """The root channels of a Torch-Pruning ``group`` that no layer reads, or that every
+    layer writing them writes as exact zeros (zero weights and bias) through
+    zero-preserving operations only; None when the group's channels reach the model's
+    output (removing them would change its shape)."""
+    tp_ops = __import__("torch_pruning.ops", fromlist=["ops"])
+    # concatenation, split, reshape, slice, expand: they move values, zeros stay zeros
+    structural = tuple(getattr(tp_ops, n) for n in ("_ConcatOp", "_SplitOp", "_UnbindOp", "_ReshapeOp",
+                                                    "_SliceOp", "_ExpandOp") if hasattr(tp_ops, n))
+    root = group[0]
+    n_root = len(root.root_idxs)
+    unread = torch.ones(n_root, dtype=torch.bool)
+    zero = torch.ones(n_root, dtype=torch.bool)
+    readers = 0
+    for item in group:
+        dep, idxs, ridx = item.dep, item.idxs, item.root_idxs
+        node, mod = dep.target, dep.target.module
+        pos = torch.tensor([root.root_idxs.index(r) for r in ridx], dtype=torch.long)
+        pruner = dg.get_pruner_of_module(mod)
+        reads = (pruner is not None and dep.handler == pruner.prune_in_channels
+                 and pruner.prune_in_channels != pruner.prune_out_channels)
+        if not reads and not node.outputs:
+            return None  # channels of the model's output
+        if _is_producer(mod):
+            if getattr(mod, "groups", 1) != 1:
+                return None  # grouped convolutions: not handled
+            i = torch.tensor(idxs, dtype=torch.long)
+            w = mod.weight.detach()
+            if reads:
+                cols = (w != 0).transpose(0, 1).reshape(w.shape[1], -1).any(dim=1)
+                readers += 1
+                unread[pos] &= ~cols[i]
+            else:
+                rows = _nz_rows(w)[i]
+                if mod.bias is not None:
+                    rows = rows | (mod.bias.detach()[i] != 0)
+                zero[pos] &= ~rows
+        elif reads:
+            unread[:] = False  # read by a layer whose weights are not checked here
+        elif isinstance(mod, tp_ops._ElementWiseOp):
+            fn = mod._grad_fn
+            name = fn if isinstance(fn, str) else type(fn).__name__
+            if not (name.startswith(_ZERO_PRESERVING) or name.startswith("TBackward")):
+                zero[:] = False
+        elif not isinstance(mod, _ELEMENTWISE + _POOLS + (nn.Flatten,) + structural):
+            zero[:] = False  # batch norm, layer norm, ...: a zero channel may not stay zero
+    if not readers:
+        unread[:] = False
+    return unread | zero
+
+
+def _compact_graph(model, example_input):
+    """Compaction of any traceable model through Torch-Pruning's dependency graph: the
+    groups of coupled channels (a residual sum couples the channels of every layer that
+    feeds it) lose the channels that :func:`_graph_removable` finds."""
+    tp = _tp_import()
+    new = copy.deepcopy(model).eval()
+    flags = {p: p.requires_grad for p in new.parameters()}
+    for p in new.parameters():
+        p.requires_grad_(True)  # the graph is traced through autograd
+    try:
+        with torch.enable_grad():
+            dg = tp.DependencyGraph().build_dependency(new, example_inputs=example_input.detach(), verbose=False)
+    except Exception as exc:
+        raise _unsupported(f"Torch-Pruning could not trace the {type(model).__name__}: {exc}") from None
+    names = {m: n for n, m in new.named_modules()}
+    before = {names[m]: (m.weight.shape[1], m.weight.shape[0]) for m in new.modules() if _is_producer(m)}
+    roots = [m for m in dg.module2node if _is_producer(m)]
+    for m in roots:
+        pruner = dg.get_pruner_of_module(m)
+        if pruner is None or pruner.get_out_channels(m) is None:
+            continue
+        group = dg.get_pruning_group(m, pruner.prune_out_channels, list(range(pruner.get_out_channels(m))))
+        keep = _graph_removable(dg, group)
+        if keep is None:
+            continue
+        drop = torch.nonzero(keep).flatten().tolist()
+        if len(drop) == len(keep):  # keep one channel, so that no layer has zero width
+            drop = drop[1:]
+        if drop:
+            dg.get_pruning_group(m, pruner.prune_out_channels, drop).prune()
+    for p, f in flags.items():
+        p.requires_grad_(f)
+    removed = {}
+    for m in new.modules():
+        if _is_producer(m) and names.get(m) in before:
+            i0, o0 = before[names[m]]
+            removed[names[m]] = {"inputs": i0 - m.weight.shape[1], "outputs": o0 - m.weight.shape[0]}
+    return new.eval(), removed
+
+
 def _count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -321,8 +440,15 @@ def compact(
         layers with batch norm, elementwise activations, pooling, dropout and
         ``nn.Flatten`` between them; after the last layer anything goes (it is kept).  The
         SAE: the encoder loses input features and hidden units, the decoder hidden units.
-        Other modules raise NotImplementedError (not supported: residual or branching
-        graphs, attention, grouped convolutions).
+        Any other module (residual blocks, branches, a Sequential holding such a block) is
+        compacted through the dependency graph of Torch-Pruning [TP] (the optional extra
+        ``multiproj[prune]``; ImportError naming it when missing): its groups of coupled
+        channels (the layers that feed one residual sum, the branches of a concatenation)
+        lose the channels that no Linear / convolution reads with a non-zero weight, and
+        those that every layer writing them writes as exact zeros (zero weights and bias)
+        through operations that keep zeros (no batch norm); the model's own outputs and
+        inputs are kept (``input_index`` is None), a written-off channel with a non-zero
+        bias is kept, and grouped convolutions are left as they are.
     example_input : torch.Tensor
         An input batch, used for the activation shapes and for the output check.
     remove_inputs : bool, default True
@@ -338,6 +464,11 @@ def compact(
     CompactResult
         ``.model``, ``.input_index``, ``.select_input(x)``, ``.with_input_selection()``,
         ``.removed``, ``.params_before``, ``.params_after``.
+
+    References
+    ----------
+    [TP] G. Fang, X. Ma, M. Song, M. B. Mi, X. Wang, "DepGraph: Towards Any Structural
+    Pruning", CVPR 2023.
 
     Examples
     --------
@@ -373,10 +504,16 @@ def compact(
         new.encoder, new.decoder = enc, dec
         new = copy.deepcopy(new).eval()
         removed = {**rem_e, **rem_d}
-    elif isinstance(model, nn.Sequential) or _is_producer(model):
-        new, idx, dim, removed = _compact_chain(model, example_input, remove_inputs, "" if isinstance(model, nn.Sequential) else "layer.")
+    elif isinstance(model, nn.Module):
+        try:
+            if not (isinstance(model, nn.Sequential) or _is_producer(model)):
+                raise _NotAChain()
+            new, idx, dim, removed = _compact_chain(model, example_input, remove_inputs, "" if isinstance(model, nn.Sequential) else "layer.")
+        except _NotAChain:  # residual or branching: Torch-Pruning's dependency graph
+            new, removed = _compact_graph(model, example_input)
+            idx, dim = None, -1
     else:
-        raise _unsupported(f"Got a {type(model).__name__}.")
+        raise TypeError(f"The 'model' parameter of compact must be an nn.Module. Got {type(model).__name__} instead.")
     res = CompactResult(new, idx, dim, removed, _count(model), _count(new))
     if check:
         ref = copy.deepcopy(model).double().eval()

@@ -8,9 +8,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from .groupers import Grouping, resolve
+from .hooks import StepHook
 from .schedules import make_schedule
 
 __all__ = ["constrain", "ConstraintHandle"]
@@ -104,11 +106,15 @@ def _select(model, rule: dict, where: str) -> list:
 
 
 class _Entry:
-    """One constrained parameter."""
+    """One constrained parameter, with everything a projection needs resolved at
+    registration: the plan (method, ball, axes or levels), the radius or keep target, the
+    schedule, and for bi-level projections of CPU weights the group layout of the weight's
+    storage (:class:`multiproj._cpu.primitives.GroupView`), so that the projection after a
+    step runs the group kernels in place with no argument checked again."""
 
     __slots__ = ("name", "param", "rule", "grouping", "ball", "method", "levels", "radius",
-                 "keep", "n", "schedule", "every", "r0", "last_radius", "projections",
-                 "freeze", "frozen")
+                 "keep", "n", "schedule", "every", "warmup", "r0", "last_radius", "projections",
+                 "freeze", "frozen", "plan", "kw", "q", "groups", "ptr", "k_final")
 
     def _inner_dims(self, ndim: int) -> tuple:
         """Axes of the view reduced to tell one group from another."""
@@ -118,36 +124,105 @@ class _Entry:
             return tuple(d for d in range(ndim) if d not in self.levels[0])
         return self.grouping.axis
 
+    def prepare(self) -> None:
+        """Plan the in-place group kernels on the weight's storage (bi-level projections
+        of a CPU weight whose grouped view is a view of the storage); else the projection
+        goes through :func:`multiproj._api.project_plan_` with the resolved plan."""
+        self.groups = None
+        self.ptr = self.param.data_ptr()
+        if self.q is None or self.param.device.type != "cpu":
+            return
+        view, is_view = self.grouping.view(self.param)
+        if not is_view or view.is_neg() or view.is_conj():
+            return
+        from .._cpu.primitives import GroupView
+
+        try:
+            self.groups = GroupView(view.numpy(), self.plan.axes)
+        except ValueError:  # no canonical view of the storage: the general path
+            self.groups = None
+
+    def keep_now(self, t: int | None) -> int:
+        """The scheduled number of groups at step ``t`` (the target when None)."""
+        if t is None or self.k_final is not None and t >= self.warmup + self.schedule.steps:
+            return self.keep if t is None else self.k_final
+        k = self.schedule.keep_count(t, self.n, self.keep)
+        if t >= self.warmup + self.schedule.steps:  # the progress is 1 from here on
+            self.k_final = k
+        return k
+
     def project(self, t: int | None) -> None:
-        from .._api import project_
+        if self.param.data_ptr() != self.ptr:  # the storage was replaced (param.data = ...)
+            self.prepare()
+        if self.groups is not None:
+            self._project_groups(t)
+        else:
+            self._project_general(t)
+        self.projections += 1
+
+    def _project_groups(self, t: int | None) -> None:
+        """Bi-level projection [MLP s.3] in place on the planned canonical view: group
+        norms ``v``, group radii ``u = (v - theta)_+`` (``theta`` the l1 threshold for a
+        radius, or the keep threshold of :func:`multiproj.radius_for`), each group onto
+        its l_q ball of radius ``u_g``."""
+        from .._radius import keep_threshold
+
+        g, q = self.groups, self.q
+        try:
+            v = g.norms(q)
+        except ValueError:
+            raise ValueError(f"The parameter {self.name!r} must contain only finite values to be "
+                             f"projected. Got NaN or inf.") from None
+        if self.frozen is not None:  # removed groups stay removed and do not compete
+            v[self.frozen] = 0.0
+        if self.keep is not None:
+            theta, _ = keep_threshold(v, self.keep_now(t))
+            u = v if theta is None else np.maximum(v - theta, 0.0)
+            r = float(u.sum())
+        else:
+            total = float(v.sum())
+            if self.r0 is None:
+                self.r0 = total
+            r = self.radius if t is None else self.schedule.radius(t, self.r0, self.radius)
+            u = v if total <= r else _outer_l1(v, r)
+        if u is not v or self.frozen is not None and self.frozen.any():
+            g.apply(q, v, u)  # u_g = v_g leaves a group as it is; u_g = 0 zeroes it
+            torch.autograd.graph.increment_version(self.param)
+        if self.freeze:
+            self.frozen = u == 0.0
+        self.last_radius = r
+
+    def _project_general(self, t: int | None) -> None:
+        from .._api import norm, project_plan_
         from .._radius import radius_for
 
         view, is_view = self.grouping.view(self.param)
         if self.frozen is not None:  # groups removed earlier stay removed
             with torch.no_grad():
                 view.masked_fill_(self.frozen, 0)
-        kw = {"levels": self.levels} if self.method == "multilevel" else {"axis": self.grouping.axis}
         if self.keep is not None:
-            k = self.keep if t is None else self.schedule.keep_count(t, self.n, self.keep)
-            r = radius_for(view, self.ball, keep=k, method=self.method, **kw)
+            r = radius_for(view, self.ball, keep=self.keep_now(t), method=self.method, **self.kw)
         else:
             if self.r0 is None:
-                from .._api import norm
-
-                self.r0 = norm(view, self.ball, **kw)
+                self.r0 = norm(view, self.ball, **self.kw)
             r = self.radius if t is None else self.schedule.radius(t, self.r0, self.radius)
+        project_plan_(view, r, self.plan)
         with torch.no_grad():
-            project_(view, r, self.ball, method=self.method, **kw)
             if self.freeze:
                 inner = self._inner_dims(view.ndim)
                 self.frozen = (view == 0).all(dim=inner, keepdim=True) if inner else view == 0
             if not is_view:  # a reshaped copy: write it back into the parameter
                 self.param.detach().copy_(view.reshape(self.param.shape))
         self.last_radius = r
-        self.projections += 1
 
 
-class ConstraintHandle:
+def _outer_l1(v: np.ndarray, radius: float) -> np.ndarray:
+    from .._cpu.primitives import outer_l1
+
+    return outer_l1(v, radius)[0]
+
+
+class ConstraintHandle(StepHook):
     """What :func:`constrain` returns: one handle for every constrained parameter.
 
     Attributes
@@ -160,8 +235,10 @@ class ConstraintHandle:
 
     def __init__(self, optimizer: torch.optim.Optimizer, entries: list[_Entry]) -> None:
         self._entries = entries
+        order = {id(p): i for i, p in enumerate(p for g in optimizer.param_groups for p in g["params"])}
+        self._reversed = sorted(entries, key=lambda e: -order[id(e.param)])
         self.steps = 0
-        self._hook = optimizer.register_step_post_hook(self._after_step)
+        self._register(optimizer)
 
     @property
     def names(self) -> list[str]:
@@ -173,8 +250,9 @@ class ConstraintHandle:
     def _after_step(self, optimizer, args, kwargs) -> None:
         self.steps += 1
         t = self.steps
-        for e in self._entries:
-            if e.schedule.projects_at(t) and (t - e.schedule.warmup) % e.every == 0:
+        # the parameters the optimiser updated last are first: still in cache
+        for e in self._reversed:
+            if t > e.warmup and (t - e.warmup) % e.every == 0:
                 e.project(t)
 
     def project_now(self, *, target: bool = False) -> None:
@@ -183,16 +261,6 @@ class ConstraintHandle:
         ``target=True``."""
         for e in self._entries:
             e.project(None if target else max(self.steps, e.schedule.warmup + 1))
-
-    def remove(self) -> None:
-        """Stop projecting after optimiser steps (idempotent)."""
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
-
-    @property
-    def active(self) -> bool:
-        return self._hook is not None
 
     def report(self) -> dict:
         """Parameter name -> dict: ``rule`` (index), ``ball``, ``method``, ``grouping``,
@@ -264,6 +332,7 @@ def _build(i, rule, name, param, module, attr) -> _Entry:
     from .._core.ball import parse_ball
     from .._core.checks import check_every, check_levels, check_radius
     from .._core.plan import check_supports
+    from .._core.plan import resolve as resolve_plan
     from .._core.registry import get_method
 
     where = f"rules[{i}] (parameter {name!r})"
@@ -332,11 +401,17 @@ def _build(i, rule, name, param, module, attr) -> _Entry:
         e.every = check_every(rule.get("every", 1))
     except (TypeError, ValueError) as exc:
         raise _reraise(exc, f"{where}, field 'every'") from None
-    e.r0 = e.last_radius = e.frozen = None
+    e.warmup = e.schedule.warmup
+    e.r0 = e.last_radius = e.frozen = e.k_final = None
     e.projections = 0
     e.freeze = rule.get("freeze", False)
     if not isinstance(e.freeze, bool):
         raise TypeError(f"{where}, field 'freeze': expected True or False. Got {e.freeze!r} instead.")
+    e.kw = {"levels": e.levels} if m.name == "multilevel" else {} if ball.is_flat else {"axis": e.grouping.axis}
+    e.plan = resolve_plan(m, ball, view.ndim, **e.kw)
+    # the bi-level l1,q projection runs on the planned group view of the storage
+    e.q = ball.inner if m.name == "bilevel" and ball.order == 2 else None
+    e.prepare()
     return e
 
 

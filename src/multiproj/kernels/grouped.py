@@ -87,7 +87,9 @@ def group_norms_cols(x, q, v, nthreads):
                     t = np.float64(xi[k])  # (float() keeps float32 in Numba)
                     acc[k] += t * t
             for k in range(b1 - b0):
-                if l2_needs_scaling(acc[k]):  # squares that underflowed or overflowed
+                if acc[k] == 0.0 and x.itemsize == 4:
+                    pass  # float32 squares cannot underflow in float64: a zero group
+                elif l2_needs_scaling(acc[k]):  # squares that underflowed or overflowed
                     acc[k] = l2_scaled_col(x, a, b0 + k)
                 else:
                     acc[k] = np.sqrt(acc[k])
