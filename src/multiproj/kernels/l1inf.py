@@ -61,6 +61,7 @@ from numba import njit, prange
 from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
 from .compile import serial_and_parallel
 from .grouped import chunk_of
+from .vector import l1_threshold
 
 # Groups processed side by side in the cols layout (one prange task): 4 KiB row segments,
 # with the level pass's accumulators still in L1/L2.
@@ -77,6 +78,11 @@ MAX_LEVEL_PASSES = 3
 # Stop the level passes once the bound on the band size is at most this fraction of the
 # entries.
 BAND_FRACTION = 0.05
+# The cols layout is compacted into a rows-layout buffer of the candidate groups when they
+# hold at most this fraction of the entries (and at most ``COMPACT_BYTES``): the level and
+# band passes then read the candidates' entries from cache instead of the strided data.
+COMPACT_FRACTION = 0.25
+COMPACT_BYTES = 1 << 24
 # Relative safety margin put around the bracket (rounding in the bounds).
 _MARGIN = 1e-10
 
@@ -109,7 +115,9 @@ def stats_rows(x, s, m):
 @njit(**PARALLEL_OPTIONS)
 def stats_cols(x, s, m):
     """Cols layout of :func:`stats_rows`: group ``a * B + b`` is ``x[a, :, b]``.  A NaN or
-    inf entry makes ``s`` of its group non-finite (the caller checks ``s``)."""
+    inf entry makes ``s`` of its group non-finite (the caller checks ``s``).  Four rows are
+    combined per step (pairwise sums and maxima), which halves the accumulator traffic and
+    lets the lane loop vectorise."""
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
@@ -117,16 +125,47 @@ def stats_cols(x, s, m):
         w = b1 - b0
         acc = np.zeros(w)
         mx = np.zeros(w)
-        for i in range(N):
+        i = 0
+        while i + 4 <= N:
+            x0 = x[a, i, b0:b1]
+            x1 = x[a, i + 1, b0:b1]
+            x2 = x[a, i + 2, b0:b1]
+            x3 = x[a, i + 3, b0:b1]
+            for k in range(w):
+                v0 = abs(x0[k])
+                v1 = abs(x1[k])
+                v2 = abs(x2[k])
+                v3 = abs(x3[k])
+                acc[k] += (v0 + v1) + (v2 + v3)
+                u01 = v0 if v0 > v1 else v1
+                u23 = v2 if v2 > v3 else v3
+                u = u01 if u01 > u23 else u23
+                mx[k] = u if u > mx[k] else mx[k]
+            i += 4
+        while i < N:
             xi = x[a, i, b0:b1]
             for k in range(w):
                 v = abs(xi[k])
                 acc[k] += v
                 mx[k] = v if v > mx[k] else mx[k]
+            i += 1
         for k in range(w):
             # NaN/inf anywhere in the group shows in s (inf - inf = NaN, NaN propagates)
             s[a * B + b0 + k] = acc[k]
             m[a * B + b0 + k] = mx[k] + (acc[k] - acc[k])
+
+
+@njit(**PARALLEL_OPTIONS)
+def gather_groups_cols(x, cand, rows):
+    """``rows[q] = x[a, :, b]`` for the groups ``g = cand[q] = a * B + b`` of the cols
+    layout: the candidates copied into a compact rows-layout buffer, one group at a time
+    (strided reads that the prefetcher follows, sequential writes)."""
+    A, N, B = x.shape
+    for q in prange(cand.shape[0]):
+        a = cand[q] // B
+        b = cand[q] % B
+        for i in range(N):
+            rows[q, i] = x[a, i, b]
 
 
 # --------------------------------------------------------------------------- level passes
@@ -739,12 +778,16 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     below = np.zeros(G)
     bnd = np.zeros((2, G))
     cand = np.flatnonzero(s > 0.0)
-    tlo, thi = 0.0, smax
+    tlo, thi = _start_theta(s[cand], N, r), smax
     frac = np.linspace(0.0, 1.0, K)  # levels evenly spread over each group's range
     passes = 0
+    compacted = False
     while True:
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
         cand = cand[s[cand] > tlo]
+        if cols and passes == 0 and _compact_pays(cand.shape[0], G, N):
+            compacted = True
+            break
         lo[:] = np.inf
         band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below)
         if passes == max_passes or est[cand].sum() <= BAND_FRACTION * N * G:
@@ -763,17 +806,20 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols)
         npt += K
         passes += 1
-    # band: the tight edges (the counts at the snapped ones bound its size)
-    lo[:] = np.inf
-    lo[cand] = bnd[0, cand]
-    hi[cand] = bnd[1, cand]
-    band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand, below, s)
     mu = np.zeros(G)
-    ok = bool((blen[cand] >= 0).all())
     theta = tlo
-    if ok:
-        sort_bands(band, off, blen, cand)
-        theta, ok = solve_compact(r, tlo, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi, mu, 1000)
+    if compacted:
+        theta, ok = _solve_compacted(x2, cand, s, m, r, mu)
+    else:
+        # band: the tight edges (the counts at the snapped ones bound its size)
+        lo[:] = np.inf
+        lo[cand] = bnd[0, cand]
+        hi[cand] = bnd[1, cand]
+        band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand, below, s)
+        ok = bool((blen[cand] >= 0).all())
+        if ok:
+            sort_bands(band, off, blen, cand)
+            theta, ok = solve_compact(r, tlo, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi, mu, 1000)
     fallback = not ok
     if fallback:
         # no bracket: every non-zero entry of every non-zero group in the band
@@ -789,8 +835,52 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         theta, ok = solve_compact(r, 0.0, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, smax, mu, 10**9)
     if stats is not None:
         stats.update(theta=theta, theta_lo=tlo, theta_hi=thi, level_passes=passes,
-                     band=int(blen[cand].sum()), candidates=int(cand.size), fallback=fallback)
+                     band=int(blen[cand].sum()) if not compacted or fallback else -1,
+                     candidates=int(cand.size), fallback=fallback,
+                     compacted=compacted and not fallback)
     return mu
+
+
+def _start_theta(s, N, r):
+    """A lower bound on ``theta*`` from the group l1 norms alone: ``mu_j(theta) >= (s_j -
+    theta)_+ / N`` (the tangent of ``g_j`` at 0, slope ``-N`` at most), so the root of
+    ``sum_j (s_j - theta)_+ = N r`` (an l1-ball threshold of ``s``, exact to rounding)
+    has ``F >= r``; it is pulled down by a relative 1e-12 against that rounding.  Newton
+    on the bounds then starts next to the root, which for groups whose kept entries
+    all exceed ``mu_j`` (uniform data at small radii) is the root itself."""
+    if s.shape[0] == 0:
+        return 0.0
+    tau, _ = l1_threshold(s, float(N) * r, np.empty(s.shape[0]))
+    return max(0.0, tau * (1.0 - 1e-12))
+
+
+def _compact_pays(C, G, N):
+    """Whether the ``C`` candidates of ``G`` groups of ``N`` entries are few enough to be
+    gathered into a compact buffer (see ``COMPACT_FRACTION``)."""
+    return C < G and C <= COMPACT_FRACTION * G and C * N * 8 <= COMPACT_BYTES
+
+
+def _solve_compacted(x2, cand, s, m, r, mu):
+    """``(theta*, ok)`` from the candidate groups alone, gathered into a rows-layout
+    buffer; writes their thresholds into ``mu`` (the others stay 0).
+
+    If every group outside ``cand`` has ``s_j <= theta``, where ``theta`` solves the
+    problem restricted to ``cand`` (same radius), those groups have ``mu_j(theta) = 0``
+    and ``F(theta)`` equals the restricted sum ``= r``: ``theta`` is the root of the full
+    problem and the restricted thresholds are the full ones.  That holds whenever the
+    bracket is right (``s_j <= theta_lo <= theta*`` outside ``cand``) and is checked
+    (``ok``), so that a wrong bracket falls back on the full solve."""
+    rows = np.empty((cand.shape[0], x2.shape[1]))
+    gather_groups_cols(x2, cand, rows)
+    sub = {}
+    mu_c = exact_thresholds(rows, False, s[cand], m[cand], r, sub)
+    theta = sub["theta"]
+    rest = np.ones(s.shape[0], dtype=np.bool_)
+    rest[cand] = False
+    if rest.any() and float(s[rest].max()) > theta:
+        return theta, False
+    mu[cand] = mu_c
+    return theta, True
 
 
 def exact_l1inf_levels(xc, radius, stats=None):
