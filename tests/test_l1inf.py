@@ -452,3 +452,26 @@ def test_start_theta_is_a_lower_bound():
             stats = {}
             l1inf.exact_thresholds(y[None], True, s, m, r, stats)
             assert l1inf._start_theta(s, y.shape[0], r) <= stats["theta"] * (1 + 1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CASES))
+@pytest.mark.parametrize("frac", [1e-3, 1e-9, 1e-13, 1e-15, 1e-17])
+def test_prox_thresholds_tiny_strength_rational(name, frac):
+    """prox of ``lam ||.||_{1,inf}`` clips each group at the threshold of its own l1-ball
+    projection of radius ``lam``; for ``lam`` far below the rounding of the group norms
+    that threshold is still within two units in the last place of the exact (rational)
+    one, and groups inside the l1 ball come out as 0."""
+    from fractions import Fraction
+
+    y = TINY_CASES[name](np.random.default_rng(2))
+    lam = frac * float(np.abs(y).max())
+    p = multiproj.prox(y, lam, "l1,inf")
+    for j in range(y.shape[1]):
+        a = sorted((Fraction(abs(float(v))) for v in y[:, j]), reverse=True)
+        if sum(a) <= lam:
+            assert not np.any(p[:, j])
+            continue
+        t = _frac_tau(a, Fraction(lam))
+        got = float(np.abs(p[:, j]).max())
+        assert abs(Fraction(got) - t) <= 2 * Fraction(float(np.spacing(float(t))))
+        np.testing.assert_array_equal(p[:, j], np.clip(y[:, j], -got, got))
