@@ -70,6 +70,8 @@ COLUMN_CHUNK = 512
 PAR_GROUPS = 50_000
 # Band entries from which the bands are sorted in parallel.
 PAR_ENTRIES = 200_000
+# Bands up to this length are sorted by insertion.
+SMALL_BAND = 24
 # Lanes of the blocked loops over a row (rows layout).
 ROW_BLOCK = 128
 # Levels evaluated per group and per level pass, and the most level passes.
@@ -202,6 +204,18 @@ def levels_rows(x, lev, gv, cnt):
 
 
 @njit(**JIT_OPTIONS)
+def _chunk_candidates(first, g0, width, idx):
+    """Number ``w`` of the candidates among the ``width`` groups from ``g0`` (those whose
+    ``first`` entry is finite), their offsets in the chunk written to ``idx[:w]``."""
+    w = 0
+    for k in range(width):
+        if first[g0 + k] != np.inf:
+            idx[w] = k
+            w += 1
+    return w
+
+
+@njit(**JIT_OPTIONS)
 def _dense_or_gather(idx, w, width):
     """``(w, dense)`` for a chunk of ``width`` groups of which the ``w`` listed in ``idx``
     are candidates: gathering them costs about as much as a level pass over the chunk, so
@@ -236,11 +250,7 @@ def levels_cols(x, lev, gv, cnt):
         a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
-        w = 0
-        for k in range(b1 - b0):
-            if lev[0, g0 + k] != np.inf:
-                idx[w] = k
-                w += 1
+        w = _chunk_candidates(lev[0], g0, b1 - b0, idx)
         if w == 0:
             continue
         w, dense = _dense_or_gather(idx, w, b1 - b0)
@@ -275,26 +285,44 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
     """Entries of row ``g`` in ``(lo[g], hi[g]]`` go to ``band[off[g]:cap[g]]``; ``blen[g]``
     is their number, or -1 if they did not fit.  Entries above ``hi[g]`` are counted and
     summed into ``cnt_a[g]``, ``sum_a[g]``.  ``lo[g] = inf`` skips the row.  Blocked like
-    :func:`stats_rows`, with the band screened per block (see :func:`_screen_row`)."""
+    :func:`stats_rows`: each block is screened branch-free, and a block that holds band
+    entries is filtered without branches (every entry is written to a scratch slot, the
+    slot pointer advances only past band entries), so scattered band entries cost no
+    mispredicted branches."""
     G, N = x.shape
     for g in prange(G):
         if lo[g] == np.inf:
             continue
-        l0 = np.full(ROW_BLOCK, lo[g])
-        h0 = np.full(ROW_BLOCK, hi[g])
-        p = np.zeros(1, dtype=np.int64)
-        e = np.full(1, cap[g])
-        p[0] = off[g]
+        l0 = lo[g]
+        h0 = hi[g]
+        p = off[g]
+        e = cap[g]
         ca = np.zeros(ROW_BLOCK)
         sa = np.zeros(ROW_BLOCK)
         row = np.empty(ROW_BLOCK)
+        tmp = np.empty(ROW_BLOCK)
         for i0 in range(0, N, ROW_BLOCK):
             xi = x[g, i0 : min(N, i0 + ROW_BLOCK)]
             w = xi.shape[0]
+            nin = 0
             for k in range(w):
-                row[k] = abs(xi[k])
-            _screen_row(row[:w], l0, h0, p, e, ca, sa, band, 0)
-        blen[g] = p[0] - off[g] if p[0] <= e[0] else -1
+                v = abs(xi[k])
+                row[k] = v
+                up = v > h0
+                ca[k] += up
+                sa[k] += v if up else 0.0
+                nin += (v > l0) & (v <= h0)
+            if nin > 0:
+                c = 0
+                for k in range(w):
+                    v = row[k]
+                    tmp[c] = v
+                    c += (v > l0) & (v <= h0)
+                for q in range(c):
+                    if p + q < e:
+                        band[p + q] = tmp[q]
+                p += c
+        blen[g] = p - off[g] if p <= e else -1
         cnt_a[g] = ca.sum()
         sum_a[g] = sa.sum()
 
@@ -304,8 +332,8 @@ def _screen_row(row, l0, h0, p, e, ca, sa, band, lane):
     """One row segment of the band pass: count and sum above ``h0`` (branch-free), then
     store the entries in ``(l0, h0]`` if the branch-free count found any.  Entry ``k``
     goes to the slot counter ``p[k * lane]`` (bounded by ``e[k * lane]``): one counter per
-    lane (a group per lane, cols layout) or, with ``lane = 0``, one shared by all lanes
-    (the lanes are one group's entries, rows layout)."""
+    lane (a group per lane, cols layout; ``lane = 1``) or one shared by all lanes
+    (``lane = 0``)."""
     w = row.shape[0]
     nin = 0
     for k in range(w):
@@ -360,13 +388,10 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
         a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
-        w = 0
+        w = _chunk_candidates(lo, g0, b1 - b0, idx)
         nbelow = 0.0
-        for k in range(b1 - b0):
-            if lo[g0 + k] != np.inf:
-                idx[w] = k
-                w += 1
-                nbelow += below[g0 + k]
+        for k in range(w):
+            nbelow += below[g0 + idx[k]]
         if w == 0:
             continue
         rare = nbelow * 8.0 <= float(N) * w
@@ -593,7 +618,18 @@ def _sort(band, off, blen, cand):
     for q in prange(cand.shape[0]):
         j = cand[q]
         o = off[j]
-        band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+        n = blen[j]
+        if n <= SMALL_BAND:
+            # insertion sort in place: no allocation for the many short bands
+            for i in range(o + 1, o + n):
+                v = band[i]
+                k = i - 1
+                while k >= o and band[k] > v:
+                    band[k + 1] = band[k]
+                    k -= 1
+                band[k + 1] = v
+        else:
+            band[o : o + n] = np.sort(band[o : o + n])
 
 
 _sort_serial, _sort_par = serial_and_parallel(_sort)
@@ -748,12 +784,41 @@ def _run_band(x2, cols, lo, hi, est, cand, below, s):
     return band, off, blen, cnt_a, sum_a
 
 
-def exact_thresholds(x2, cols, s, m, radius, stats=None):
+def _try_band(x2, cols, bnd, m, est, cand, below, s):
+    """The band pass without level passes, when a density argument says the band is short.
+
+    If the entries of group ``j`` were spread evenly over ``[0, m_j]``, about ``N (hi_j -
+    lo_j) / m_j`` of them would lie in its band ``(lo_j, hi_j] = bnd[:, j]``.  When that
+    totals at most ``BAND_FRACTION`` of the candidates' entries, the band pass runs with
+    room for four times each prediction (at least 16, at most the bound ``est``); it returns
+    the band pass's arrays if every band fitted, else None (a level pass follows).  Which
+    path runs never changes the result: the band pass is exact whatever the edges, as long
+    as each band fits its buffer."""
+    N = x2.shape[1]
+    lo_c = bnd[0, cand]
+    hi_c = bnd[1, cand]
+    pred = N * (hi_c - lo_c) / np.maximum(m[cand], 1e-300)
+    if not pred.sum() <= BAND_FRACTION * N * cand.shape[0]:
+        return None
+    G = s.shape[0]
+    room = np.zeros(G)
+    room[cand] = np.minimum(est[cand], np.maximum(16.0, np.ceil(4.0 * pred)))
+    lo = np.full(G, np.inf)
+    hi = np.full(G, np.inf)
+    lo[cand] = lo_c
+    hi[cand] = hi_c
+    out = _run_band(x2, cols, lo, hi, room, cand, below, s)
+    return out if bool((out[2][cand] >= 0).all()) else None
+
+
+def exact_thresholds(x2, cols, s, m, radius, stats=None, optimistic=False):
     """Clip levels ``mu`` (one per group, float64) of the exact l1,inf projection.
 
     ``x2`` is the rows ``(G, N)`` or cols ``(A, N, B)`` view, ``s`` and ``m`` the group l1
     and l_inf norms, ``0 < radius < sum(m)``.  ``stats`` (a dict), when given, receives the
     bracket, the number of level passes and the band size (for tests and benchmarks).
+    ``optimistic`` (for data in cache): before a level pass, try the band pass at once
+    when the band looks small (see :func:`_try_band`).
     """
     G = s.shape[0]
     N = x2.shape[1]
@@ -782,6 +847,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     frac = np.linspace(0.0, 1.0, K)  # levels evenly spread over each group's range
     passes = 0
     compacted = False
+    banded = None
     while True:
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
         cand = cand[s[cand] > tlo]
@@ -792,6 +858,10 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below)
         if passes == max_passes or est[cand].sum() <= BAND_FRACTION * N * G:
             break
+        if optimistic and passes == 0:
+            banded = _try_band(x2, cols, bnd, m, est, cand, below, s)
+            if banded is not None:
+                break
         l0 = bnd[0, cand]
         w = bnd[1, cand] - l0
         if cols:
@@ -815,7 +885,9 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         lo[:] = np.inf
         lo[cand] = bnd[0, cand]
         hi[cand] = bnd[1, cand]
-        band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand, below, s)
+        if banded is None:
+            banded = _run_band(x2, cols, lo, hi, est, cand, below, s)
+        band, off, blen, cnt_a, sum_a = banded
         ok = bool((blen[cand] >= 0).all())
         if ok:
             sort_bands(band, off, blen, cand)
@@ -873,7 +945,7 @@ def _solve_compacted(x2, cand, s, m, r, mu):
     rows = np.empty((cand.shape[0], x2.shape[1]))
     gather_groups_cols(x2, cand, rows)
     sub = {}
-    mu_c = exact_thresholds(rows, False, s[cand], m[cand], r, sub)
+    mu_c = exact_thresholds(rows, False, s[cand], m[cand], r, sub, optimistic=True)
     theta = sub["theta"]
     rest = np.ones(s.shape[0], dtype=np.bool_)
     rest[cand] = False
