@@ -408,9 +408,14 @@ def test_radius_at_or_above_the_norm_is_identity(frac):
 
 @pytest.mark.parametrize("kind", ["uniform", "ties", "many_maxima"])
 @pytest.mark.parametrize("r", [1.0, 1e-6, 1e-14])
-def test_compacted_candidates_match_rational_reference(kind, r):
+@pytest.mark.parametrize("direct", [True, False])
+def test_compacted_candidates_match_rational_reference(kind, r, direct, monkeypatch):
     """Uniform-like data, many columns, small radius: only a few columns are candidates
-    and they are compacted into a rows buffer; the levels agree with rational arithmetic."""
+    and they are compacted into a rows buffer, where the band pass runs at once
+    (``direct``) or, with that path disabled, after level passes.  Either way the levels
+    agree with rational arithmetic."""
+    if not direct:
+        monkeypatch.setattr(l1inf, "_try_band", lambda *a: None)
     rng = np.random.default_rng(4)
     n, m = 20, 200
     y = rng.random((n, m))
@@ -421,6 +426,7 @@ def test_compacted_candidates_match_rational_reference(kind, r):
     stats = {}
     mu = l1inf.exact_thresholds(y[None], True, np.abs(y).sum(axis=0), np.abs(y).max(axis=0), r, stats)
     assert stats["compacted"] and not stats["fallback"]
+    assert (stats["level_passes"] == 0) == direct
     assert stats["candidates"] <= m // 4
     x = multiproj.project(y, r, "l1,inf", method="exact")
     np.testing.assert_array_equal(np.abs(x).max(axis=0), mu)

@@ -18,7 +18,15 @@ Algorithm (this module; our own design built on that structure):
    bound on ``mu_j`` between consecutive points, by convexity) and a tangent of slope
    ``-1/#{|y| > c}`` (lower bound).  Summing the bounds gives ``F_L <= F <= F_U``, both
    convex and decreasing; Newton from the left on each yields ``theta_lo <= theta* <=
-   theta_hi`` (both guaranteed, up to a small rounding margin).
+   theta_hi`` (both guaranteed, up to a small rounding margin).  Newton starts from the
+   root of ``sum_j (s_j - theta)_+ = N r`` (the tangents at 0 alone; an l1-ball threshold
+   of the norms), which is already the root when every kept entry exceeds ``mu_j``.
+   Groups with ``s_j <= theta_lo`` have ``mu_j = 0``.  In the cols layout, when the others
+   (the candidates) are few, they are gathered into a compact rows-layout buffer and steps
+   3 to 5 run on it, in cache: the restricted problem has the same root, which is checked
+   (every dropped group's norm at most that root; else the full solve of step 5 runs).
+   On the compacted (cached) data the band pass is tried at once when a density bound
+   says the band is short (see :func:`_try_band`).
 3. *Level passes* (read-only): for every group still uncertain, ``K`` levels ``c`` spread
    over its possible range ``[L_j(theta_hi), U_j(theta_lo)]``; one pass computes
    ``g_j(c)`` and ``#{|y| > c}`` at all of them (branch-free, vectorised across groups),
@@ -878,8 +886,10 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None, optimistic=False):
         passes += 1
     mu = np.zeros(G)
     theta = tlo
+    sub = {}
     if compacted:
-        theta, ok = _solve_compacted(x2, cand, s, m, r, mu)
+        theta, ok = _solve_compacted(x2, cand, s, m, r, mu, sub)
+        passes = sub["level_passes"]
     else:
         # band: the tight edges (the counts at the snapped ones bound its size)
         lo[:] = np.inf
@@ -907,7 +917,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None, optimistic=False):
         theta, ok = solve_compact(r, 0.0, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, smax, mu, 10**9)
     if stats is not None:
         stats.update(theta=theta, theta_lo=tlo, theta_hi=thi, level_passes=passes,
-                     band=int(blen[cand].sum()) if not compacted or fallback else -1,
+                     band=int(blen[cand].sum()) if not compacted or fallback else sub["band"],
                      candidates=int(cand.size), fallback=fallback,
                      compacted=compacted and not fallback)
     return mu
@@ -932,9 +942,10 @@ def _compact_pays(C, G, N):
     return C < G and C <= COMPACT_FRACTION * G and C * N * 8 <= COMPACT_BYTES
 
 
-def _solve_compacted(x2, cand, s, m, r, mu):
+def _solve_compacted(x2, cand, s, m, r, mu, sub):
     """``(theta*, ok)`` from the candidate groups alone, gathered into a rows-layout
-    buffer; writes their thresholds into ``mu`` (the others stay 0).
+    buffer; writes their thresholds into ``mu`` (the others stay 0) and the statistics of
+    the restricted solve into the dict ``sub``.
 
     If every group outside ``cand`` has ``s_j <= theta``, where ``theta`` solves the
     problem restricted to ``cand`` (same radius), those groups have ``mu_j(theta) = 0``
@@ -944,7 +955,6 @@ def _solve_compacted(x2, cand, s, m, r, mu):
     (``ok``), so that a wrong bracket falls back on the full solve."""
     rows = np.empty((cand.shape[0], x2.shape[1]))
     gather_groups_cols(x2, cand, rows)
-    sub = {}
     mu_c = exact_thresholds(rows, False, s[cand], m[cand], r, sub, optimistic=True)
     theta = sub["theta"]
     rest = np.ones(s.shape[0], dtype=np.bool_)
