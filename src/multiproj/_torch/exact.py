@@ -41,14 +41,21 @@ Numerics: the sort is exact in any dtype; partial sums, breakpoints, ``theta`` a
 are float64 (float32 data is widened after the sort), so float32 and float64 results agree
 with the Numba solver to rounding.
 
-Cost: one sort of all entries, O(nm log n) work (parallel over groups and within them on a
+Groups whose l1 norm is at most a lower bound on ``theta*`` computed from the norms alone
+(the root of ``sum_j (||y_j||_1 - theta)_+ = N r``, as ``mu_j(theta) >= (||y_j||_1 -
+theta)_+ / N``) have ``mu_j = 0``; when they are many, only the others are sorted (on
+uniform data at small radii a few percent of the groups), and the root of the restricted
+problem is checked against the dropped groups' norms.
+
+Cost: one sort of all (or of the kept) entries, O(nm log n) work (parallel over groups and within them on a
 GPU), plus O(G log N) per Newton step (``G`` groups of ``N`` entries).  Memory: the sorted
 values and their float64 partial sums and breakpoints (three float64 copies of the data at
 the peak, plus the sort's index tensor while it runs).
 
 Synchronisation with the host: one scalar read for the NaN/inf check and the "inside the
-ball" test (``sum_j max_i |y_ij|``), then one boolean read per ``NEWTON_CHUNK`` Newton
-steps (the loop state stays on the device; steps after convergence leave it unchanged).
+ball" test (``sum_j max_i |y_ij|``), one for the number of groups above the norm bound
+(and one for the check when they are compacted), then one boolean read per
+``NEWTON_CHUNK`` Newton steps (the loop state stays on the device; steps after convergence leave it unchanged).
 Typical data takes 4 to 12 steps, i.e. two to five reads in all.  No data
 is copied off the device.
 
