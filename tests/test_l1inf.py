@@ -308,3 +308,176 @@ def test_short_groups_many_groups(n):
     assert not stats["fallback"]
     assert stats["level_passes"] <= max(0, int((n / 3 - 2) // l1inf.N_LEVELS))
     check_exact(y, r, multiproj.project(y, r, "l1,inf"))
+
+
+# --------------------------------------------------------------------------- exact arithmetic
+def _frac_tau(a, theta):
+    """Threshold of the l1-ball projection of the sorted (descending) Fractions ``a`` at
+    radius ``theta``, in exact arithmetic (0 inside the ball)."""
+    from fractions import Fraction
+
+    if sum(a) <= theta:
+        return Fraction(0)
+    if theta <= 0:
+        return a[0]
+    cs = Fraction(0)
+    best = a[0]
+    for i, v in enumerate(a):
+        cs += v
+        t = (cs - theta) / (i + 1)
+        if v >= t:
+            best = t
+    return best
+
+
+def frac_levels(y, r):
+    """Clip levels ``mu_j`` (groups = columns) of the exact l1,inf projection in rational
+    arithmetic: every float64 entry and the radius are exact Fractions, ``theta`` is found
+    among the breakpoints of ``F`` and on its last linear piece, without rounding."""
+    from fractions import Fraction
+
+    cols = [sorted((Fraction(abs(float(v))) for v in y[:, j]), reverse=True)
+            for j in range(y.shape[1])]
+    r = Fraction(float(r))
+    if sum(c[0] for c in cols) <= r:
+        return [c[0] for c in cols]
+    bps = sorted({sum(max(v - c, Fraction(0)) for v in a) for a in cols for c in a + [Fraction(0)]}
+                 | {Fraction(0)})
+
+    def F(theta):
+        return sum(_frac_tau(a, theta) for a in cols)
+
+    lo, hi = 0, len(bps) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if F(bps[mid]) >= r:
+            lo = mid
+        else:
+            hi = mid
+    f0, f1 = F(bps[lo]), F(bps[hi])
+    theta = bps[lo] + (f0 - r) / (f0 - f1) * (bps[hi] - bps[lo])
+    return [_frac_tau(a, theta) for a in cols]
+
+
+def check_levels_rational(y, r, x):
+    """The clip levels of ``x`` against :func:`frac_levels`: to a few units of rounding of
+    the data, and of the radius itself once the radius is far below the norm (below
+    ``1e-6`` of it every threshold is then far below its group's entries)."""
+    from fractions import Fraction
+
+    mu = np.abs(x).max(axis=0)
+    ref = frac_levels(y, r)
+    err = float(max(abs(Fraction(float(a)) - b) for a, b in zip(mu, ref)))
+    eps = float(np.finfo(np.float64).eps)
+    scale = r if r <= 1e-6 * naive.mixed_norm(y, "inf") else float(np.abs(y).max())
+    assert err <= 8 * eps * scale, f"level error {err:.3g}, scale {scale:.3g}"
+
+
+TINY_CASES = {
+    "normal": lambda rng: rng.standard_normal((6, 5)),
+    "equal": lambda rng: np.ones((6, 5)),
+    "ties": lambda rng: np.round(rng.random((6, 5)) * 4) / 4 + 1,
+    "many_maxima": lambda rng: np.vstack([np.full((4, 5), 2.0), rng.random((3, 5))]),
+    "uniform": lambda rng: rng.random((6, 5)),
+    "one_group": lambda rng: np.full((6, 1), 3.0),
+    "near_equal_sums": lambda rng: np.array([[1.0, 1.0], [1.0, 1.0 + 2.0**-50]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CASES))
+@pytest.mark.parametrize("frac", [1e-3, 1e-9, 1e-13, 1e-17, 1e-25, 1e-100])
+def test_tiny_radius_exact_in_relative_terms(name, frac):
+    """A radius far below the rounding of the norm: every clip level agrees with the
+    rational-arithmetic solution to a few units of rounding of the radius (not of the
+    norm); the norm of the result is the radius to rounding."""
+    y = TINY_CASES[name](np.random.default_rng(1))
+    r = frac * float(np.abs(y).max(axis=0).sum())
+    x = multiproj.project(y, r, "l1,inf", method="exact")
+    check_levels_rational(y, r, x)
+    assert naive.mixed_norm(x, "inf") == pytest.approx(r, rel=1e-14)
+    xt = multiproj.project(np.ascontiguousarray(y.T), r, "l1,inf", method="exact", axis=1)
+    np.testing.assert_array_equal(xt, x.T)
+
+
+@pytest.mark.parametrize("frac", [1.0, 1.5])
+def test_radius_at_or_above_the_norm_is_identity(frac):
+    y = np.random.default_rng(3).random((7, 9))
+    r = frac * float(np.abs(y).max(axis=0).sum())
+    np.testing.assert_array_equal(multiproj.project(y, r, "l1,inf", method="exact"), y)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "ties", "many_maxima"])
+@pytest.mark.parametrize("r", [1.0, 1e-6, 1e-14])
+@pytest.mark.parametrize("direct", [True, False])
+def test_compacted_candidates_match_rational_reference(kind, r, direct, monkeypatch):
+    """Uniform-like data, many columns, small radius: only a few columns are candidates
+    and they are compacted into a rows buffer, where the band pass runs at once
+    (``direct``) or, with that path disabled, after level passes.  Either way the levels
+    agree with rational arithmetic."""
+    if not direct:
+        monkeypatch.setattr(l1inf, "_try_band", lambda *a: None)
+    rng = np.random.default_rng(4)
+    n, m = 20, 200
+    y = rng.random((n, m))
+    if kind == "ties":
+        y = np.round(y * 8) / 8
+    elif kind == "many_maxima":
+        y[: n // 2] = 1.0
+    stats = {}
+    mu = l1inf.exact_thresholds(y[None], True, np.abs(y).sum(axis=0), np.abs(y).max(axis=0), r, stats)
+    assert stats["compacted"] and not stats["fallback"]
+    assert (stats["level_passes"] == 0) == direct
+    assert stats["candidates"] <= m // 4
+    x = multiproj.project(y, r, "l1,inf", method="exact")
+    np.testing.assert_array_equal(np.abs(x).max(axis=0), mu)
+    check_exact(y, r, x)
+    check_levels_rational(y, r, x)
+
+
+def test_compaction_with_a_wrong_bracket_falls_back(monkeypatch):
+    """The restriction to the candidates is verified: a bracket that discards a group that
+    the solution keeps is detected and the full solve runs."""
+    y = np.random.default_rng(5).random((20, 80))
+    s = np.abs(y).sum(axis=0)
+    m = np.abs(y).max(axis=0)
+    truth = l1inf.exact_thresholds(y[None], True, s, m, 1.0)
+    wrong = (float(np.sort(s)[-3]), float(s.max()))  # keeps only two candidates
+    monkeypatch.setattr(l1inf, "bracket", lambda *a: wrong)
+    stats = {}
+    mu = l1inf.exact_thresholds(y[None], True, s, m, 1.0, stats)
+    assert stats["fallback"]
+    np.testing.assert_allclose(mu, truth, rtol=1e-12, atol=1e-15)
+
+
+def test_start_theta_is_a_lower_bound():
+    rng = np.random.default_rng(6)
+    for y in (rng.random((30, 50)), rng.standard_normal((30, 50)), np.ones((30, 50))):
+        s = np.abs(y).sum(axis=0)
+        m = np.abs(y).max(axis=0)
+        for r in (1e-12, 1e-3, 1.0, 0.5 * m.sum()):
+            stats = {}
+            l1inf.exact_thresholds(y[None], True, s, m, r, stats)
+            assert l1inf._start_theta(s, y.shape[0], r) <= stats["theta"] * (1 + 1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CASES))
+@pytest.mark.parametrize("frac", [1e-3, 1e-9, 1e-13, 1e-15, 1e-17])
+def test_prox_thresholds_tiny_strength_rational(name, frac):
+    """prox of ``lam ||.||_{1,inf}`` clips each group at the threshold of its own l1-ball
+    projection of radius ``lam``; for ``lam`` far below the rounding of the group norms
+    that threshold is still within two units in the last place of the exact (rational)
+    one, and groups inside the l1 ball come out as 0."""
+    from fractions import Fraction
+
+    y = TINY_CASES[name](np.random.default_rng(2))
+    lam = frac * float(np.abs(y).max())
+    p = multiproj.prox(y, lam, "l1,inf")
+    for j in range(y.shape[1]):
+        a = sorted((Fraction(abs(float(v))) for v in y[:, j]), reverse=True)
+        if sum(a) <= lam:
+            assert not np.any(p[:, j])
+            continue
+        t = _frac_tau(a, Fraction(lam))
+        got = float(np.abs(p[:, j]).max())
+        assert abs(Fraction(got) - t) <= 2 * Fraction(float(np.spacing(float(t))))
+        np.testing.assert_array_equal(p[:, j], np.clip(y[:, j], -got, got))

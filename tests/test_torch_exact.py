@@ -307,3 +307,42 @@ def test_on_device(device, kind, dtype):
     ptr = t.data_ptr()
     assert multiproj.project_(t, r, "l1,inf", method="exact") is t and t.data_ptr() == ptr
     assert _rel_err(t.cpu().numpy(), ref, y) <= _agree_tol(dtype)
+
+
+# --------------------------------------------------------------------------- compaction
+@pytest.mark.parametrize("r", [1.0, 1e-6, 1e-12])
+def test_compacted_groups_match_numpy(r):
+    """Uniform data at small radii: only the groups whose l1 norm exceeds the starting bound
+    are sorted; the thresholds agree with the Numba solver to rounding."""
+    y = np.random.default_rng(7).random((60, 400))
+    a = torch.from_numpy(np.ascontiguousarray(y.T))
+    st_t = {}
+    mu = _torch_exact.exact_l1inf_thresholds(a, r, st_t).numpy()
+    assert st_t["candidates"] <= 0.25 * y.shape[1]
+    ref = np.abs(multiproj.project(y, r, "l1,inf", method="exact")).max(axis=0)
+    np.testing.assert_allclose(mu, ref, rtol=1e-12, atol=1e-15 * r)
+    x = _torch_exact.project_exact_l1inf(torch.from_numpy(y), r, (0,)).numpy()
+    assert naive.mixed_norm(x, "inf") == pytest.approx(r, rel=1e-12)
+
+
+def test_compaction_with_a_wrong_start_falls_back(monkeypatch):
+    """A starting bound above theta* (which would drop groups the solution keeps) is
+    detected by the check on the restricted root, and the full problem is solved."""
+    y = np.random.default_rng(8).random((30, 200))
+    a = torch.from_numpy(np.ascontiguousarray(y.T))
+    truth = _torch_exact.exact_l1inf_thresholds(a, 1.0).numpy()
+    s = np.sort(y.sum(axis=0))
+    monkeypatch.setattr(_torch_exact, "_start_theta",
+                        lambda *args: torch.tensor(float(s[-3]), dtype=torch.float64))
+    st_t = {}
+    mu = _torch_exact.exact_l1inf_thresholds(a, 1.0, st_t).numpy()
+    assert st_t["candidates"] == y.shape[1]
+    np.testing.assert_allclose(mu, truth, rtol=1e-12, atol=1e-15)
+
+
+def test_start_theta_matches_numba():
+    rng = np.random.default_rng(9)
+    for s in (rng.random(50) * 100, np.ones(40), np.array([3.0])):
+        for r in (1e-9, 0.1, 10.0):
+            t = float(_torch_exact._start_theta(torch.from_numpy(s), 7, r))
+            assert t == pytest.approx(l1inf._start_theta(s, 7, r), rel=1e-13, abs=1e-300)

@@ -41,14 +41,21 @@ Numerics: the sort is exact in any dtype; partial sums, breakpoints, ``theta`` a
 are float64 (float32 data is widened after the sort), so float32 and float64 results agree
 with the Numba solver to rounding.
 
-Cost: one sort of all entries, O(nm log n) work (parallel over groups and within them on a
+Groups whose l1 norm is at most a lower bound on ``theta*`` computed from the norms alone
+(the root of ``sum_j (||y_j||_1 - theta)_+ = N r``, as ``mu_j(theta) >= (||y_j||_1 -
+theta)_+ / N``) have ``mu_j = 0``; when they are many, only the others are sorted (on
+uniform data at small radii a few percent of the groups), and the root of the restricted
+problem is checked against the dropped groups' norms.
+
+Cost: one sort of all (or of the kept) entries, O(nm log n) work (parallel over groups and within them on a
 GPU), plus O(G log N) per Newton step (``G`` groups of ``N`` entries).  Memory: the sorted
 values and their float64 partial sums and breakpoints (three float64 copies of the data at
 the peak, plus the sort's index tensor while it runs).
 
 Synchronisation with the host: one scalar read for the NaN/inf check and the "inside the
-ball" test (``sum_j max_i |y_ij|``), then one boolean read per ``NEWTON_CHUNK`` Newton
-steps (the loop state stays on the device; steps after convergence leave it unchanged).
+ball" test (``sum_j max_i |y_ij|``), one for the number of groups above the norm bound
+(and one for the check when they are compacted), then one boolean read per
+``NEWTON_CHUNK`` Newton steps (the loop state stays on the device; steps after convergence leave it unchanged).
 Typical data takes 4 to 12 steps, i.e. two to five reads in all.  No data
 is copied off the device.
 
@@ -120,16 +127,67 @@ def _root(ck, kf, act, r, theta):
     return cref + tp, tp, d, inv, some
 
 
+def _start_theta(s: torch.Tensor, N: int, r: float) -> torch.Tensor:
+    """A lower bound on ``theta*`` (0-d float64) from the group l1 norms ``s``: ``mu_j(theta)
+    >= (s_j - theta)_+ / N`` (the tangent at ``theta = 0``), so the root of ``sum_j (s_j -
+    theta)_+ = N r``, an l1-ball threshold of ``s`` (sort-based, Duchi et al. 2008), has
+    ``F >= r``; it is pulled down by a relative 1e-12 against rounding (as in
+    :mod:`multiproj.kernels.l1inf`)."""
+    v = torch.sort(s, descending=True).values
+    cs = torch.cumsum(v, dim=0)
+    k = torch.arange(1, v.shape[0] + 1, dtype=torch.float64, device=s.device)
+    t = (cs - float(N) * r) / k
+    # the active set is a prefix: its length is the number of entries above their t
+    rho = (v > t).sum().clamp_min(1) - 1
+    tau = t[rho]
+    return torch.clamp_min(tau * (1.0 - 1e-12), 0.0)
+
+
+# The groups are compacted before the sort when at most this fraction of them can be kept.
+COMPACT_FRACTION = 0.75
+
+
 def exact_l1inf_thresholds(a: torch.Tensor, radius: float, stats: dict | None = None) -> torch.Tensor:
     """Clip levels ``mu`` (float64, shape ``(G,)``) of the exact l1,inf projection of the
     groups ``a`` (rows of a non-negative ``(G, N)`` matrix), for ``0 < radius <
     sum_j max_i a_ji``.
 
+    Groups with ``||a_j||_1 <= theta_0``, a lower bound on ``theta*`` from the group norms
+    alone (:func:`_start_theta`), have ``mu_j = 0``; when at most ``COMPACT_FRACTION`` of
+    the groups remain, only those are sorted and solved (the restricted problem has the same
+    root).  The restriction is verified (every dropped group's norm at most the root found;
+    else the full problem is solved), at the cost of two more host reads.
+
     ``stats`` (a dict), when given, receives ``theta`` (float), ``newton_steps`` (steps that
-    moved ``theta``) and ``host_reads`` (the flag reads of the loop).
+    moved ``theta``), ``host_reads`` (the flag reads of the loop) and ``candidates`` (the
+    groups sorted).
     """
     G, N = a.shape
     r = float(radius)
+    if G > 1:
+        s0 = a.sum(dim=1, dtype=torch.float64)
+        keep = s0 > _start_theta(s0, N, r)
+        n = int(keep.sum())
+        if 0 < n <= COMPACT_FRACTION * G:
+            idx = torch.nonzero(keep).squeeze(1)
+            mu_c, theta = _solve(a.index_select(0, idx), r, stats)
+            rest = torch.where(keep, -math.inf, s0).amax()
+            if bool(theta >= rest):
+                mu = torch.zeros(G, dtype=torch.float64, device=a.device)
+                mu[idx] = mu_c
+                if stats is not None:
+                    stats.update(candidates=n)
+                return mu
+    mu, _ = _solve(a, r, stats)
+    if stats is not None:
+        stats.update(candidates=G)
+    return mu
+
+
+def _solve(a: torch.Tensor, r: float, stats: dict | None):
+    """``(mu, theta*)`` by sorting every group of ``a`` and Newton from the left (see the
+    module docstring)."""
+    G, N = a.shape
     dev = a.device
     srt = torch.sort(a, dim=1, descending=True).values
     s64 = srt if srt.dtype == torch.float64 else srt.to(torch.float64)
@@ -179,7 +237,7 @@ def exact_l1inf_thresholds(a: torch.Tensor, radius: float, stats: dict | None = 
     mu = torch.where(fix, mu * (r / torch.where(tot > 0, tot, 1.0)), mu)
     if stats is not None:
         stats.update(theta=float(theta), newton_steps=int(steps), host_reads=reads)
-    return mu
+    return mu, theta
 
 
 def project_exact_l1inf(y: torch.Tensor, radius: float, axes, out: torch.Tensor | None = None) -> torch.Tensor:

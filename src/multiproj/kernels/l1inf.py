@@ -18,7 +18,15 @@ Algorithm (this module; our own design built on that structure):
    bound on ``mu_j`` between consecutive points, by convexity) and a tangent of slope
    ``-1/#{|y| > c}`` (lower bound).  Summing the bounds gives ``F_L <= F <= F_U``, both
    convex and decreasing; Newton from the left on each yields ``theta_lo <= theta* <=
-   theta_hi`` (both guaranteed, up to a small rounding margin).
+   theta_hi`` (both guaranteed, up to a small rounding margin).  Newton starts from the
+   root of ``sum_j (s_j - theta)_+ = N r`` (the tangents at 0 alone; an l1-ball threshold
+   of the norms), which is already the root when every kept entry exceeds ``mu_j``.
+   Groups with ``s_j <= theta_lo`` have ``mu_j = 0``.  In the cols layout, when the others
+   (the candidates) are few, they are gathered into a compact rows-layout buffer and steps
+   3 to 5 run on it, in cache: the restricted problem has the same root, which is checked
+   (every dropped group's norm at most that root; else the full solve of step 5 runs).
+   On the compacted (cached) data the band pass is tried at once when a density bound
+   says the band is short (see :func:`_try_band`).
 3. *Level passes* (read-only): for every group still uncertain, ``K`` levels ``c`` spread
    over its possible range ``[L_j(theta_hi), U_j(theta_lo)]``; one pass computes
    ``g_j(c)`` and ``#{|y| > c}`` at all of them (branch-free, vectorised across groups),
@@ -61,6 +69,7 @@ from numba import njit, prange
 from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
 from .compile import serial_and_parallel
 from .grouped import chunk_of
+from .vector import l1_threshold
 
 # Groups processed side by side in the cols layout (one prange task): 4 KiB row segments,
 # with the level pass's accumulators still in L1/L2.
@@ -69,6 +78,8 @@ COLUMN_CHUNK = 512
 PAR_GROUPS = 50_000
 # Band entries from which the bands are sorted in parallel.
 PAR_ENTRIES = 200_000
+# Bands up to this length are sorted by insertion.
+SMALL_BAND = 24
 # Lanes of the blocked loops over a row (rows layout).
 ROW_BLOCK = 128
 # Levels evaluated per group and per level pass, and the most level passes.
@@ -77,6 +88,11 @@ MAX_LEVEL_PASSES = 3
 # Stop the level passes once the bound on the band size is at most this fraction of the
 # entries.
 BAND_FRACTION = 0.05
+# The cols layout is compacted into a rows-layout buffer of the candidate groups when they
+# hold at most this fraction of the entries (and at most ``COMPACT_BYTES``): the level and
+# band passes then read the candidates' entries from cache instead of the strided data.
+COMPACT_FRACTION = 0.25
+COMPACT_BYTES = 1 << 24
 # Relative safety margin put around the bracket (rounding in the bounds).
 _MARGIN = 1e-10
 
@@ -109,7 +125,9 @@ def stats_rows(x, s, m):
 @njit(**PARALLEL_OPTIONS)
 def stats_cols(x, s, m):
     """Cols layout of :func:`stats_rows`: group ``a * B + b`` is ``x[a, :, b]``.  A NaN or
-    inf entry makes ``s`` of its group non-finite (the caller checks ``s``)."""
+    inf entry makes ``s`` of its group non-finite (the caller checks ``s``).  Four rows are
+    combined per step (pairwise sums and maxima), which halves the accumulator traffic and
+    lets the lane loop vectorise."""
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
@@ -117,16 +135,47 @@ def stats_cols(x, s, m):
         w = b1 - b0
         acc = np.zeros(w)
         mx = np.zeros(w)
-        for i in range(N):
+        i = 0
+        while i + 4 <= N:
+            x0 = x[a, i, b0:b1]
+            x1 = x[a, i + 1, b0:b1]
+            x2 = x[a, i + 2, b0:b1]
+            x3 = x[a, i + 3, b0:b1]
+            for k in range(w):
+                v0 = abs(x0[k])
+                v1 = abs(x1[k])
+                v2 = abs(x2[k])
+                v3 = abs(x3[k])
+                acc[k] += (v0 + v1) + (v2 + v3)
+                u01 = v0 if v0 > v1 else v1
+                u23 = v2 if v2 > v3 else v3
+                u = u01 if u01 > u23 else u23
+                mx[k] = u if u > mx[k] else mx[k]
+            i += 4
+        while i < N:
             xi = x[a, i, b0:b1]
             for k in range(w):
                 v = abs(xi[k])
                 acc[k] += v
                 mx[k] = v if v > mx[k] else mx[k]
+            i += 1
         for k in range(w):
             # NaN/inf anywhere in the group shows in s (inf - inf = NaN, NaN propagates)
             s[a * B + b0 + k] = acc[k]
             m[a * B + b0 + k] = mx[k] + (acc[k] - acc[k])
+
+
+@njit(**PARALLEL_OPTIONS)
+def gather_groups_cols(x, cand, rows):
+    """``rows[q] = x[a, :, b]`` for the groups ``g = cand[q] = a * B + b`` of the cols
+    layout: the candidates copied into a compact rows-layout buffer, one group at a time
+    (strided reads that the prefetcher follows, sequential writes)."""
+    A, N, B = x.shape
+    for q in prange(cand.shape[0]):
+        a = cand[q] // B
+        b = cand[q] % B
+        for i in range(N):
+            rows[q, i] = x[a, i, b]
 
 
 # --------------------------------------------------------------------------- level passes
@@ -160,6 +209,18 @@ def levels_rows(x, lev, gv, cnt):
         for l in range(K):
             gv[g, l] = acc[l].sum()
             cnt[g, l] = cc[l].sum()
+
+
+@njit(**JIT_OPTIONS)
+def _chunk_candidates(first, g0, width, idx):
+    """Number ``w`` of the candidates among the ``width`` groups from ``g0`` (those whose
+    ``first`` entry is finite), their offsets in the chunk written to ``idx[:w]``."""
+    w = 0
+    for k in range(width):
+        if first[g0 + k] != np.inf:
+            idx[w] = k
+            w += 1
+    return w
 
 
 @njit(**JIT_OPTIONS)
@@ -197,11 +258,7 @@ def levels_cols(x, lev, gv, cnt):
         a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
-        w = 0
-        for k in range(b1 - b0):
-            if lev[0, g0 + k] != np.inf:
-                idx[w] = k
-                w += 1
+        w = _chunk_candidates(lev[0], g0, b1 - b0, idx)
         if w == 0:
             continue
         w, dense = _dense_or_gather(idx, w, b1 - b0)
@@ -236,26 +293,44 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
     """Entries of row ``g`` in ``(lo[g], hi[g]]`` go to ``band[off[g]:cap[g]]``; ``blen[g]``
     is their number, or -1 if they did not fit.  Entries above ``hi[g]`` are counted and
     summed into ``cnt_a[g]``, ``sum_a[g]``.  ``lo[g] = inf`` skips the row.  Blocked like
-    :func:`stats_rows`, with the band screened per block (see :func:`_screen_row`)."""
+    :func:`stats_rows`: each block is screened branch-free, and a block that holds band
+    entries is filtered without branches (every entry is written to a scratch slot, the
+    slot pointer advances only past band entries), so scattered band entries cost no
+    mispredicted branches."""
     G, N = x.shape
     for g in prange(G):
         if lo[g] == np.inf:
             continue
-        l0 = np.full(ROW_BLOCK, lo[g])
-        h0 = np.full(ROW_BLOCK, hi[g])
-        p = np.zeros(1, dtype=np.int64)
-        e = np.full(1, cap[g])
-        p[0] = off[g]
+        l0 = lo[g]
+        h0 = hi[g]
+        p = off[g]
+        e = cap[g]
         ca = np.zeros(ROW_BLOCK)
         sa = np.zeros(ROW_BLOCK)
         row = np.empty(ROW_BLOCK)
+        tmp = np.empty(ROW_BLOCK)
         for i0 in range(0, N, ROW_BLOCK):
             xi = x[g, i0 : min(N, i0 + ROW_BLOCK)]
             w = xi.shape[0]
+            nin = 0
             for k in range(w):
-                row[k] = abs(xi[k])
-            _screen_row(row[:w], l0, h0, p, e, ca, sa, band, 0)
-        blen[g] = p[0] - off[g] if p[0] <= e[0] else -1
+                v = abs(xi[k])
+                row[k] = v
+                up = v > h0
+                ca[k] += up
+                sa[k] += v if up else 0.0
+                nin += (v > l0) & (v <= h0)
+            if nin > 0:
+                c = 0
+                for k in range(w):
+                    v = row[k]
+                    tmp[c] = v
+                    c += (v > l0) & (v <= h0)
+                for q in range(c):
+                    if p + q < e:
+                        band[p + q] = tmp[q]
+                p += c
+        blen[g] = p - off[g] if p <= e else -1
         cnt_a[g] = ca.sum()
         sum_a[g] = sa.sum()
 
@@ -265,8 +340,8 @@ def _screen_row(row, l0, h0, p, e, ca, sa, band, lane):
     """One row segment of the band pass: count and sum above ``h0`` (branch-free), then
     store the entries in ``(l0, h0]`` if the branch-free count found any.  Entry ``k``
     goes to the slot counter ``p[k * lane]`` (bounded by ``e[k * lane]``): one counter per
-    lane (a group per lane, cols layout) or, with ``lane = 0``, one shared by all lanes
-    (the lanes are one group's entries, rows layout)."""
+    lane (a group per lane, cols layout; ``lane = 1``) or one shared by all lanes
+    (``lane = 0``)."""
     w = row.shape[0]
     nin = 0
     for k in range(w):
@@ -321,13 +396,10 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
         a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
-        w = 0
+        w = _chunk_candidates(lo, g0, b1 - b0, idx)
         nbelow = 0.0
-        for k in range(b1 - b0):
-            if lo[g0 + k] != np.inf:
-                idx[w] = k
-                w += 1
-                nbelow += below[g0 + k]
+        for k in range(w):
+            nbelow += below[g0 + idx[k]]
         if w == 0:
             continue
         rare = nbelow * 8.0 <= float(N) * w
@@ -554,7 +626,18 @@ def _sort(band, off, blen, cand):
     for q in prange(cand.shape[0]):
         j = cand[q]
         o = off[j]
-        band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+        n = blen[j]
+        if n <= SMALL_BAND:
+            # insertion sort in place: no allocation for the many short bands
+            for i in range(o + 1, o + n):
+                v = band[i]
+                k = i - 1
+                while k >= o and band[k] > v:
+                    band[k + 1] = band[k]
+                    k -= 1
+                band[k + 1] = v
+        else:
+            band[o : o + n] = np.sort(band[o : o + n])
 
 
 _sort_serial, _sort_par = serial_and_parallel(_sort)
@@ -709,12 +792,41 @@ def _run_band(x2, cols, lo, hi, est, cand, below, s):
     return band, off, blen, cnt_a, sum_a
 
 
-def exact_thresholds(x2, cols, s, m, radius, stats=None):
+def _try_band(x2, cols, bnd, m, est, cand, below, s):
+    """The band pass without level passes, when a density argument says the band is short.
+
+    If the entries of group ``j`` were spread evenly over ``[0, m_j]``, about ``N (hi_j -
+    lo_j) / m_j`` of them would lie in its band ``(lo_j, hi_j] = bnd[:, j]``.  When that
+    totals at most ``BAND_FRACTION`` of the candidates' entries, the band pass runs with
+    room for four times each prediction (at least 16, at most the bound ``est``); it returns
+    the band pass's arrays if every band fitted, else None (a level pass follows).  Which
+    path runs never changes the result: the band pass is exact whatever the edges, as long
+    as each band fits its buffer."""
+    N = x2.shape[1]
+    lo_c = bnd[0, cand]
+    hi_c = bnd[1, cand]
+    pred = N * (hi_c - lo_c) / np.maximum(m[cand], 1e-300)
+    if not pred.sum() <= BAND_FRACTION * N * cand.shape[0]:
+        return None
+    G = s.shape[0]
+    room = np.zeros(G)
+    room[cand] = np.minimum(est[cand], np.maximum(16.0, np.ceil(4.0 * pred)))
+    lo = np.full(G, np.inf)
+    hi = np.full(G, np.inf)
+    lo[cand] = lo_c
+    hi[cand] = hi_c
+    out = _run_band(x2, cols, lo, hi, room, cand, below, s)
+    return out if bool((out[2][cand] >= 0).all()) else None
+
+
+def exact_thresholds(x2, cols, s, m, radius, stats=None, optimistic=False):
     """Clip levels ``mu`` (one per group, float64) of the exact l1,inf projection.
 
     ``x2`` is the rows ``(G, N)`` or cols ``(A, N, B)`` view, ``s`` and ``m`` the group l1
     and l_inf norms, ``0 < radius < sum(m)``.  ``stats`` (a dict), when given, receives the
     bracket, the number of level passes and the band size (for tests and benchmarks).
+    ``optimistic`` (for data in cache): before a level pass, try the band pass at once
+    when the band looks small (see :func:`_try_band`).
     """
     G = s.shape[0]
     N = x2.shape[1]
@@ -739,16 +851,25 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
     below = np.zeros(G)
     bnd = np.zeros((2, G))
     cand = np.flatnonzero(s > 0.0)
-    tlo, thi = 0.0, smax
+    tlo, thi = _start_theta(s[cand], N, r), smax
     frac = np.linspace(0.0, 1.0, K)  # levels evenly spread over each group's range
     passes = 0
+    compacted = False
+    banded = None
     while True:
         tlo, thi = bracket(r, pc, pg, pk, cand, tlo, smax)
         cand = cand[s[cand] > tlo]
+        if cols and passes == 0 and _compact_pays(cand.shape[0], G, N):
+            compacted = True
+            break
         lo[:] = np.inf
         band_edges(tlo, thi, pc, pg, pk, cand, lo, hi, est, bnd, below)
         if passes == max_passes or est[cand].sum() <= BAND_FRACTION * N * G:
             break
+        if optimistic and passes == 0:
+            banded = _try_band(x2, cols, bnd, m, est, cand, below, s)
+            if banded is not None:
+                break
         l0 = bnd[0, cand]
         w = bnd[1, cand] - l0
         if cols:
@@ -763,17 +884,24 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols)
         npt += K
         passes += 1
-    # band: the tight edges (the counts at the snapped ones bound its size)
-    lo[:] = np.inf
-    lo[cand] = bnd[0, cand]
-    hi[cand] = bnd[1, cand]
-    band, off, blen, cnt_a, sum_a = _run_band(x2, cols, lo, hi, est, cand, below, s)
     mu = np.zeros(G)
-    ok = bool((blen[cand] >= 0).all())
     theta = tlo
-    if ok:
-        sort_bands(band, off, blen, cand)
-        theta, ok = solve_compact(r, tlo, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi, mu, 1000)
+    sub = {}
+    if compacted:
+        theta, ok = _solve_compacted(x2, cand, s, m, r, mu, sub)
+        passes = sub["level_passes"]
+    else:
+        # band: the tight edges (the counts at the snapped ones bound its size)
+        lo[:] = np.inf
+        lo[cand] = bnd[0, cand]
+        hi[cand] = bnd[1, cand]
+        if banded is None:
+            banded = _run_band(x2, cols, lo, hi, est, cand, below, s)
+        band, off, blen, cnt_a, sum_a = banded
+        ok = bool((blen[cand] >= 0).all())
+        if ok:
+            sort_bands(band, off, blen, cand)
+            theta, ok = solve_compact(r, tlo, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, thi, mu, 1000)
     fallback = not ok
     if fallback:
         # no bracket: every non-zero entry of every non-zero group in the band
@@ -789,8 +917,52 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None):
         theta, ok = solve_compact(r, 0.0, s, cand, band, off, blen, cnt_a, sum_a, lo, hi, smax, mu, 10**9)
     if stats is not None:
         stats.update(theta=theta, theta_lo=tlo, theta_hi=thi, level_passes=passes,
-                     band=int(blen[cand].sum()), candidates=int(cand.size), fallback=fallback)
+                     band=int(blen[cand].sum()) if not compacted or fallback else sub["band"],
+                     candidates=int(cand.size), fallback=fallback,
+                     compacted=compacted and not fallback)
     return mu
+
+
+def _start_theta(s, N, r):
+    """A lower bound on ``theta*`` from the group l1 norms alone: ``mu_j(theta) >= (s_j -
+    theta)_+ / N`` (the tangent of ``g_j`` at 0, slope ``-N`` at most), so the root of
+    ``sum_j (s_j - theta)_+ = N r`` (an l1-ball threshold of ``s``, exact to rounding)
+    has ``F >= r``; it is pulled down by a relative 1e-12 against that rounding.  Newton
+    on the bounds then starts next to the root, which for groups whose kept entries
+    all exceed ``mu_j`` (uniform data at small radii) is the root itself."""
+    if s.shape[0] == 0:
+        return 0.0
+    tau, _ = l1_threshold(s, float(N) * r, np.empty(s.shape[0]))
+    return max(0.0, tau * (1.0 - 1e-12))
+
+
+def _compact_pays(C, G, N):
+    """Whether the ``C`` candidates of ``G`` groups of ``N`` entries are few enough to be
+    gathered into a compact buffer (see ``COMPACT_FRACTION``)."""
+    return C < G and C <= COMPACT_FRACTION * G and C * N * 8 <= COMPACT_BYTES
+
+
+def _solve_compacted(x2, cand, s, m, r, mu, sub):
+    """``(theta*, ok)`` from the candidate groups alone, gathered into a rows-layout
+    buffer; writes their thresholds into ``mu`` (the others stay 0) and the statistics of
+    the restricted solve into the dict ``sub``.
+
+    If every group outside ``cand`` has ``s_j <= theta``, where ``theta`` solves the
+    problem restricted to ``cand`` (same radius), those groups have ``mu_j(theta) = 0``
+    and ``F(theta)`` equals the restricted sum ``= r``: ``theta`` is the root of the full
+    problem and the restricted thresholds are the full ones.  That holds whenever the
+    bracket is right (``s_j <= theta_lo <= theta*`` outside ``cand``) and is checked
+    (``ok``), so that a wrong bracket falls back on the full solve."""
+    rows = np.empty((cand.shape[0], x2.shape[1]))
+    gather_groups_cols(x2, cand, rows)
+    mu_c = exact_thresholds(rows, False, s[cand], m[cand], r, sub, optimistic=True)
+    theta = sub["theta"]
+    rest = np.ones(s.shape[0], dtype=np.bool_)
+    rest[cand] = False
+    if rest.any() and float(s[rest].max()) > theta:
+        return theta, False
+    mu[cand] = mu_c
+    return theta, True
 
 
 def exact_l1inf_levels(xc, radius, stats=None):
