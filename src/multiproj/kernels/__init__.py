@@ -16,6 +16,9 @@ import warnings
 
 from .._core import config
 
+# before the first parallel kernel starts Numba's threads (see multiproj._core.config)
+config.prepare_threading()
+
 
 def _probe():  # a function of this folder: Numba looks for a cache place next to it
     return 0
