@@ -15,9 +15,11 @@ from __future__ import annotations
 import warnings
 
 from .._core import config
+from .compile import log_compilations
 
 # before the first parallel kernel starts Numba's threads (see multiproj._core.config)
 config.prepare_threading()
+log_compilations()
 
 
 def _probe():  # a function of this folder: Numba looks for a cache place next to it

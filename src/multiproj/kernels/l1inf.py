@@ -554,7 +554,7 @@ def _sort(band, off, blen, cand):
     for q in prange(cand.shape[0]):
         j = cand[q]
         o = off[j]
-        band[o : o + blen[j]] = np.sort(band[o : o + blen[j]])
+        band[o : o + blen[j]].sort()
 
 
 _sort_serial, _sort_par = serial_and_parallel(_sort)
