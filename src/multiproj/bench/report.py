@@ -262,6 +262,11 @@ def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         threads = rows[0]["threads"]
         out.append((f"contention: {threads} threads against 1 (median time, round-robin)", header, body))
+    rows = results.get("firstcall") or []
+    if rows:
+        header = ["method ball", "wall", "CPU", "goal (wall, <=)"]
+        body = [[_label(r), f"{r['wall_s']:.2f} s", f"{r['cpu_s']:.2f} s", f"{r['goal_s']:.0f} s"] for r in rows]
+        out.append(("firstcall: first call of a 1000 x 1000 matrix, empty Numba cache (compilation)", header, body))
     return out
 
 

@@ -81,7 +81,9 @@ class Config:
     targets_m: tuple[int, ...] = (1000, 2000, 4000, 8000)
     # contention: 1 thread against every thread, with that many busy processes beside
     contention_busy: tuple[int, ...] = (0, 2)
+    contention_n: int = 1000
     contention_m: tuple[int, ...] = (1000, 4000, 10000)
+    contention_tensor: int = 128
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -619,15 +621,17 @@ def _contention_jobs(cfg: Config):
 
     rng = np.random.default_rng(cfg.seed)
     jobs = []
+    n = cfg.contention_n
     for m in cfg.contention_m:
-        y = rng.standard_normal((1000, m))
-        u = rng.random((1000, m))
+        y = rng.standard_normal((n, m))
+        u = rng.random((n, m))
         r = radius_zeroing(y, "l1,inf", 0.5)
-        jobs.append((f"bilevel l1,inf 1000x{m}", y.size, lambda y=y, r=r: project(y, r, "l1,inf", method="bilevel", axis=0)))
-        jobs.append((f"bilevel l1,2 1000x{m}", y.size, lambda y=y, r=r: project(y, r, "l1,2", method="bilevel", axis=0)))
-        jobs.append((f"exact l1,inf U 1000x{m}", u.size, lambda u=u: project(u, 1.0, "l1,inf", method="exact", axis=0)))
-    t = rng.standard_normal((128, 128, 128))
-    jobs.append(("multilevel l1,inf,inf 128^3", t.size,
+        jobs.append((f"bilevel l1,inf {n}x{m}", y.size, lambda y=y, r=r: project(y, r, "l1,inf", method="bilevel", axis=0)))
+        jobs.append((f"bilevel l1,2 {n}x{m}", y.size, lambda y=y, r=r: project(y, r, "l1,2", method="bilevel", axis=0)))
+        jobs.append((f"exact l1,inf U {n}x{m}", u.size, lambda u=u: project(u, 1.0, "l1,inf", method="exact", axis=0)))
+    k = cfg.contention_tensor
+    t = rng.standard_normal((k, k, k))
+    jobs.append((f"multilevel l1,inf,inf {k}^3", t.size,
                  lambda: project(t, 100.0, "l1,inf,inf", method="multilevel", levels=(0, 1, 2))))
     return jobs
 
@@ -665,6 +669,47 @@ def _cases_contention(cfg: Config) -> list[Case]:
     return cases
 
 
+# --------------------------------------------------------------------------- first call
+_FIRST_CALL = """
+import sys, time
+import numpy as np
+import multiproj
+y = np.random.default_rng(0).random((1000, 1000))
+c, t = time.process_time(), time.perf_counter()
+multiproj.project(y, 1.0, "l1,inf", method=sys.argv[1], axis=0)
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+# first-call goals (seconds, fresh cache) of the bi-level and exact l1,inf projections
+FIRST_CALL_GOAL = {"bilevel": 3.0, "exact": 5.0}
+
+
+def first_call_seconds(method: str) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of the first ``project`` of a 1000 x 1000 float64 matrix by
+    ``method`` (l1,inf, groups = columns) in a new process with an empty Numba cache: the
+    compilation of every kernel it runs."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        res = subprocess.run([sys.executable, "-c", _FIRST_CALL, method], env=env, capture_output=True,
+                             text=True, check=True)
+    wall, cpu = (float(v) for v in res.stdout.split()[-2:])
+    return wall, cpu
+
+
+def _cases_firstcall(cfg: Config) -> list[Case]:
+    def run(method):
+        wall, cpu = first_call_seconds(method)
+        return [{"bench": "firstcall", "method": method, "ball": "l1,inf", "shape": "1000x1000",
+                 "wall_s": wall, "cpu_s": cpu, "goal_s": FIRST_CALL_GOAL[method]}]
+
+    return [Case(f"first call {m}", lambda m=m: run(m)) for m in FIRST_CALL_GOAL]
+
+
 # --------------------------------------------------------------------------- registry
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -686,6 +731,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("targets", "reference workloads, 1 thread: ratio to Y.copy() against the fastest "
                   "other library's and the goal", _cases_targets),
         Benchmark("contention", "every thread against 1 thread, idle and beside busy processes", _cases_contention),
+        Benchmark("firstcall", "first call in a new process with an empty Numba cache (compilation)", _cases_firstcall),
     ]
 }
 
