@@ -131,9 +131,9 @@ class _one_thread(num_threads):
 
 # Calls on fewer entries than this run on the calling thread.  Measured with two threads
 # on two cores, round-robin against one thread, idle and with two busy processes: the
-# memory-bound bi-level passes gain nothing below about 2e6 float64 entries when idle and
-# lose up to 50 x under OpenMP (2 x under TBB) when the cores are busy; above it TBB stays
-# within 1.2 x of one thread on the busy machine.
+# memory-bound bi-level passes gain little below about 2e6 float64 entries when idle and
+# lose up to 50-250 x under OpenMP with spinning threads (2 x under TBB) when the cores are
+# busy; above it TBB and non-spinning OpenMP stay near one thread's time on the busy machine.
 SERIAL_BELOW = 1 << 21
 
 # Cut-off per method (the registry's names); methods not listed use SERIAL_BELOW.
