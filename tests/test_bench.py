@@ -59,7 +59,7 @@ def test_registry_lists_every_benchmark():
     assert tuple(suite.BENCHMARKS) == BENCH_NAMES
 
 
-@pytest.mark.parametrize("name", BENCH_NAMES)
+@pytest.mark.parametrize("name", [n for n in BENCH_NAMES if n not in ("targets", "contention", "firstcall")])
 def test_each_benchmark_writes_json_csv_png(name, tmp_path):
     if name == "torch":
         pytest.importorskip("torch")
@@ -107,6 +107,58 @@ def test_methods_come_from_the_registry(monkeypatch):
     assert fake_row["time_ms"] is None and fake_row["note"].startswith("n/a")
     text = [row for _, _, body in report.tables({"sizes": rows}) for row in body if row[0] == "fake l1,inf"]
     assert text and text[0][1] == "n/a"
+
+
+def test_contention_rows_and_table():
+    cfg = suite.Config(repeats=1, contention_n=20, contention_m=(30,), contention_tensor=4, contention_busy=(0, 1))
+    rows = suite.run_benchmarks(["contention"], cfg)["contention"]
+    assert {r["busy"] for r in rows} == {0, 1}
+    assert len(rows) == 2 * 4  # three 2-D kernels and the tensor, per load
+    for r in rows:
+        assert r["t1_ms"] > 0 and r["tn_ms"] > 0 and r["ratio"] == pytest.approx(r["tn_ms"] / r["t1_ms"])
+        assert r["bound"] == (1.3 if r["busy"] else 1.0)
+    ((title, header, body),) = report.tables({"contention": rows})
+    assert len(body) == len(rows) and header[-1] == "within"
+
+
+def test_busy_processes_are_stopped():
+    with suite.busy_processes(2) as b:
+        assert all(p.poll() is None for p in b.procs)
+    assert all(p.poll() is not None for p in b.procs)
+
+
+def test_targets_rows_and_goals():
+    assert all(w["peer"] > 0 for w in suite.WORKLOADS)
+    names = [w["name"] for w in suite.WORKLOADS]
+    assert len(names) == len(set(names)) == 11
+    y = np.random.default_rng(0).standard_normal(1000)
+    rows = suite._workload_rows("l1 1e6 N(0,1), radius 1", y, lambda: multiproj.project(y, 1.0, "l1"), 1, 2.5,
+                                (0.025, lambda: np.sort(np.abs(y))))
+    assert len(rows) == 2
+    for r in rows:
+        assert r["target"] == pytest.approx(r["peer"] / suite.PEER_SPEEDUP)
+        assert r["met"] == (r["ratio"] <= r["target"])
+    assert rows[1]["ratio"] == pytest.approx(rows[0]["time_ms"] / rows[1]["copy_ms"])
+    ((title, header, body),) = report.tables({"targets": rows})
+    assert len(body) == 2 and header[-1] == "met"
+
+
+def test_radius_zeroing_exact_half_of_the_columns():
+    y = np.random.default_rng(3).standard_normal((30, 101))
+    from multiproj.bench.baselines import radius_zeroing_exact
+
+    r = radius_zeroing_exact(y, 0.5)
+    x = multiproj.project(y, r, "l1,inf", method="exact", axis=0)
+    assert abs((~x.any(axis=0)).mean() - 0.5) <= 1.5 / y.shape[1]
+
+
+def test_firstcall_rows_and_table(monkeypatch):
+    monkeypatch.setattr(suite, "first_call_seconds", lambda method: (2.5, 2.0))
+    rows = suite.run_benchmarks(["firstcall"], suite.QUICK)["firstcall"]
+    assert [r["method"] for r in rows] == list(suite.FIRST_CALL_GOAL)
+    assert all(r["wall_s"] == 2.5 and r["cpu_s"] == 2.0 for r in rows)
+    ((title, header, body),) = report.tables({"firstcall": rows})
+    assert body[0] == ["bilevel l1,inf", "2.50 s", "2.00 s", "3 s"]
 
 
 def test_naive_baseline_equals_bilevel():

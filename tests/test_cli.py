@@ -201,8 +201,8 @@ def test_compile_status_prints_one_line(monkeypatch, array_file, tmp_path, capsy
 
 
 def test_compilations_are_logged(caplog):
-    """The listener of :mod:`multiproj.kernels.compile_log` logs a compilation of a
-    function of the package (INFO at the start, DEBUG with its duration at the end), and
+    """The compilation log tags its records for the CLI's status line: a compilation of a
+    function of the package logs a ``start`` and an ``end`` record (with its duration), and
     nothing for other functions."""
     import numba
 
@@ -218,8 +218,8 @@ def test_compilations_are_logged(caplog):
         assert ours(1) == 2 and theirs(1) == 2
     records = [r for r in caplog.records if r.name == "multiproj"]
     assert [getattr(r, "multiproj_compile", None) for r in records] == ["start", "end"], records
-    assert records[0].levelno == logging.INFO and "multiproj._probe_for_tests.probe" in records[0].getMessage()
-    assert records[1].levelno == logging.DEBUG and records[1].seconds >= 0
+    assert records[0].levelno == logging.INFO and "_probe_for_tests.probe" in records[0].getMessage()
+    assert records[1].levelno == logging.INFO and records[1].seconds >= 0
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="multiproj"):
         assert ours(2) == 3  # compiled already: nothing logged

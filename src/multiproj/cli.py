@@ -161,7 +161,7 @@ def error(command: str, message: object) -> int:
 
 class CompileStatus(logging.Handler):
     """Prints one status line on stderr when the library logs (logger ``multiproj``, see
-    :mod:`multiproj.kernels.compile_log`) that its kernels compile: at most once per run."""
+    :func:`multiproj.kernels.compile.log_compilations`) that its kernels compile: at most once per run."""
 
     def __init__(self, command: str) -> None:
         super().__init__(logging.INFO)

@@ -18,6 +18,7 @@ import numpy as np
 from .._core.ball import Ball, exact_form
 from .._core.checks import as_float_array, check_out, raise_not_finite
 from .._core.plan import Plan
+from .._core.threads import serial_if_small
 from .groups import apply_group_radii, finite_group_norms, group_norms, outer_l1, run_on_groups
 from .layout import group_layout
 
@@ -120,7 +121,8 @@ def prox(y: np.ndarray, lam: float, ball: Ball, axes, strength=None) -> np.ndarr
     if y.size == 0:
         return y.copy()
     axes = tuple(range(y.ndim)) if axes is None else axes
-    return run_on_groups(y, None, axes, lambda xc, oc: _prox_on(xc, oc, lam, ball.inner))
+    with serial_if_small(y.size):
+        return run_on_groups(y, None, axes, lambda xc, oc: _prox_on(xc, oc, lam, ball.inner))
 
 
 def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
@@ -184,10 +186,13 @@ def solve(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
     if y.size == 0:
         return y.copy() if out is None else out
     solver = plan.method.solver("numpy")
-    if out is not None and overlaps(y, out):
-        np.copyto(out, solver(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=None))
-        return out
-    return solver(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=out)
+    # below the method's cut-off every pass runs on the calling thread (see
+    # multiproj._core.threads)
+    with serial_if_small(y.size, plan.method.name):
+        if out is not None and overlaps(y, out):
+            np.copyto(out, solver(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=None))
+            return out
+        return solver(y, radius, plan.ball, axes=plan.axes, levels=plan.levels, out=out)
 
 
 def project(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
@@ -197,7 +202,8 @@ def project(y: np.ndarray, radius, plan: Plan, out=None) -> np.ndarray:
 
 def norm(y: np.ndarray, plan: Plan):
     """:func:`multiproj.norm` of the float array ``y`` (an array for batched flat balls)."""
-    return norm_of(y, plan.ball, axes=plan.axes, levels=plan.levels)
+    with serial_if_small(y.size):
+        return norm_of(y, plan.ball, axes=plan.axes, levels=plan.levels)
 
 
 def check_inplace(y) -> None:

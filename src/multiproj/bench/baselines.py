@@ -5,7 +5,8 @@ library's projections, the radii that give a chosen sparsity, and a median timer
   (Duchi et al., ICML 2008), for a non-negative vector and for any real vector;
 * :func:`naive_bilevel_l1inf`: the bi-level l1,inf projection in three NumPy lines;
 * :func:`radius_zeroing`: the radius at which the bi-level projection zeroes a fraction of
-  the groups; :func:`radius_zeroing_exact`: the same for the exact l1,inf projection;
+  the groups; :func:`radius_zeroing_exact`: the same for the exact l1,inf projection (both
+  through :func:`multiproj.radius_for`);
 * :func:`median_time`: median wall time of repeated calls after a warm-up.
 """
 
@@ -63,46 +64,40 @@ def group_norms(y: np.ndarray, q: str, outer: int) -> np.ndarray:
     return np.sqrt((a * a).sum(axis=1))
 
 
-def radius_zeroing(y: np.ndarray, ball, fraction: float = 0.5, outer: int = 1) -> float:
-    """Radius at which the bi-level projection zeroes ``fraction`` of the groups.
+def _keep(fraction: float):
+    """``keep`` of :func:`multiproj.radius_for` that zeroes ``fraction`` of the groups."""
+    keep = 1.0 - float(fraction)
+    return keep if keep > 0.0 else 0
 
-    The bi-level projection removes the groups whose norm ``v_g`` is at most the l1
-    threshold ``tau`` of ``v``; choosing ``tau`` as the ``fraction``-quantile of ``v`` gives
-    ``radius = sum_g max(v_g - tau, 0)``.  ``ball`` is a name (``"l1"``, ``"l1,inf"``) or a
-    ball object with ``is_flat`` and ``inner``; for a flat ball the "groups" are the entries.
+
+def radius_zeroing(y: np.ndarray, ball, fraction: float = 0.5, outer: int = 1) -> float:
+    """Radius at which the bi-level projection zeroes ``fraction`` of the groups (those of
+    smallest norm), from :func:`multiproj.radius_for`.
+
+    The groups are indexed by axis ``outer`` (the other axes are reduced by the inner norm
+    of ``ball``, a name such as ``"l1,inf"`` or a ball object with ``is_flat`` and
+    ``inner``); for a flat ball the "groups" are the entries.
     """
+    from .. import radius_for
+
     if isinstance(ball, str):
         flat, inner = "," not in ball, ball.rsplit(",", 1)[-1]
     else:
         flat, inner = ball.is_flat, ball.inner
     if flat:
-        v = np.abs(y).ravel()
-    else:
-        v = group_norms(y, inner, outer)
-    tau = np.quantile(v, fraction)
-    return float(np.maximum(v - tau, 0.0).sum())
+        return float(radius_for(y, "l1", keep=_keep(fraction)))
+    axes = tuple(a for a in range(y.ndim) if a != outer)
+    return float(radius_for(y, f"l1,{inner}", keep=_keep(fraction), method="bilevel",
+                            axis=axes if len(axes) > 1 else axes[0]))
 
 
 def radius_zeroing_exact(y: np.ndarray, fraction: float) -> float:
     """Radius whose exact l1,inf projection (groups = columns of the 2-D ``y``) zeroes
-    ``fraction`` of the columns.
+    ``fraction`` of the columns (those of smallest l1 norm), from
+    :func:`multiproj.radius_for`."""
+    from .. import radius_for
 
-    Column ``j`` is zero exactly when ``theta >= ||y_j||_1``; with ``theta`` the
-    ``fraction``-quantile of the column l1 norms, ``radius = sum_j mu_j(theta)``, where
-    ``mu_j(theta)`` is the l1-ball threshold of column ``j`` at radius ``theta``.
-    """
-    s = np.abs(y).sum(axis=0)
-    theta = float(np.quantile(s, fraction))
-    mu = np.array([max(_l1_threshold(np.abs(y[:, j]), theta), 0.0) for j in np.flatnonzero(s > theta)])
-    return float(mu.sum())
-
-
-def _l1_threshold(a: np.ndarray, radius: float) -> float:
-    """Threshold ``tau`` with ``sum(max(a - tau, 0)) = radius`` (``a >= 0``, sum > radius)."""
-    s = np.sort(a)[::-1]
-    c = np.cumsum(s) - radius
-    k = np.nonzero(s * np.arange(1, s.size + 1) > c)[0][-1]
-    return float(c[k] / (k + 1.0))
+    return float(radius_for(y, "l1,inf", keep=_keep(fraction), method="exact", axis=0))
 
 
 def median_time(fn: Callable[[], object], repeat: int = 15, warmup: int = 2,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-BENCH_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch")
+BENCH_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch", "targets", "contention", "firstcall")
+# run when no name is given ('contention' starts busy processes, 'firstcall' compiles
+# everything again: only on request)
+DEFAULT_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch", "targets")
 
 
 def add_parser(sub: Any) -> None:
@@ -30,7 +33,7 @@ def add_parser(sub: Any) -> None:
         "benchmarks",
         nargs="*",
         metavar="NAME",
-        help=f"sub-benchmarks to run, among {', '.join(BENCH_NAMES)} (default: all)",
+        help=f"sub-benchmarks to run, among {', '.join(BENCH_NAMES)} (default: all but contention and firstcall)",
     )
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under a minute)")
     p.add_argument("--repeats", type=int, default=None,
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import UsageError, check_output
     from . import report, suite
 
-    names = list(dict.fromkeys(args.benchmarks)) or list(BENCH_NAMES)
+    names = list(dict.fromkeys(args.benchmarks)) or list(DEFAULT_NAMES)
     unknown = [n for n in names if n not in suite.BENCHMARKS]
     if unknown:
         raise UsageError(

@@ -241,6 +241,32 @@ def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             for r in rows
         ]
         out.append(("torch: median time on tensors (ratio to tensor.clone(); vs the NumPy call)", header, body))
+    rows = results.get("targets") or []
+    if rows:
+        header = ["workload (1 thread)", "time", "reference", "ratio", "fastest peer", "goal (<=)", "met"]
+        body = [
+            [r["workload"], _note(r) if r["time_ms"] is None else _ms(r["time_ms"]), _ms(r["copy_ms"]),
+             _g(r["ratio"], 3), _g(r["peer"], 3), _g(r["target"], 3),
+             "" if r["met"] is None else ("yes" if r["met"] else "no")]
+            for r in rows
+        ]
+        out.append(("targets: ratio to Y.copy() (or to the sort) of the same run, against the fastest "
+                    "other library's ratio on this machine kind", header, body))
+    rows = results.get("contention") or []
+    if rows:
+        header = ["kernel", "busy processes", "1 thread", "all threads", "ratio", "bound", "within"]
+        body = [
+            [r["kernel"], str(r["busy"]), _ms(r["t1_ms"]), _ms(r["tn_ms"]), _g(r["ratio"], 3), _g(r["bound"], 2),
+             "" if r["ratio"] is None else ("yes" if r["ratio"] <= r["bound"] else "no")]
+            for r in rows
+        ]
+        threads = rows[0]["threads"]
+        out.append((f"contention: {threads} threads against 1 (median time, round-robin)", header, body))
+    rows = results.get("firstcall") or []
+    if rows:
+        header = ["method ball", "wall", "CPU", "goal (wall, <=)"]
+        body = [[_label(r), f"{r['wall_s']:.2f} s", f"{r['cpu_s']:.2f} s", f"{r['goal_s']:.0f} s"] for r in rows]
+        out.append(("firstcall: first call of a 1000 x 1000 matrix, empty Numba cache (compilation)", header, body))
     return out
 
 
@@ -409,6 +435,16 @@ def _plot_sizes(rows, path, info):
     return _save_below(fig, path, info, legend_rows=-(-len(labels) // 6))
 
 
+def _finish(fig, ax, path, info, xlabel: str, ylabel: str, title: tuple[str, int], legend_loc: str):
+    """Label one-panel figure ``ax`` (``title`` = (text, font size)), grid, legend, save."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title[0], fontsize=title[1])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc=legend_loc)
+    return _save(fig, path, info)
+
+
 def _plot_threads(rows, path, info):
     fig, (ax,) = _figure(1, width=5.6, height=4.0)
     top = 1
@@ -418,12 +454,8 @@ def _plot_threads(rows, path, info):
             ax.plot(*zip(*pts), marker="osD^v"[i % 5], ls=["-", "--", "-.", ":"][i % 4], label=key, lw=1.4, ms=5)
             top = max(top, max(p[0] for p in pts))
     ax.plot([1, top], [1, top], "k:", lw=1, label="ideal (linear)")
-    ax.set_xlabel("Numba threads")
-    ax.set_ylabel("speedup over 1 thread (x)")
-    ax.set_title("Speedup against the number of threads", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    return _save(fig, path, info)
+    return _finish(fig, ax, path, info, "Numba threads", "speedup over 1 thread (x)",
+                   ("Speedup against the number of threads", 10), "upper left")
 
 
 def _plot_tensors(rows, path, info):
@@ -497,12 +529,8 @@ def _plot_identity(rows, path, info):
         if pts:
             err = max(abs(x + y - 1) for x, y in pts)
             ax.scatter(*zip(*pts), marker=markers[i % len(markers)], s=s, facecolors="none", edgecolors=f"C{i}", label=f"{lab} (max |x+y-1| = {err:.1e})")
-    ax.set_xlabel("||Y - P(Y)|| / ||Y||")
-    ax.set_ylabel("||P(Y)|| / ||Y||")
-    ax.set_title("Additive identity in the l1,inf norm\n(both are column-wise clippings: it holds for both)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
-    return _save(fig, path, info)
+    title = "Additive identity in the l1,inf norm\n(both are column-wise clippings: it holds for both)"
+    return _finish(fig, ax, path, info, "||Y - P(Y)|| / ||Y||", "||P(Y)|| / ||Y||", (title, 9), "upper right")
 
 
 def _plot_torch(rows, path, info):

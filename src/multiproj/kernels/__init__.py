@@ -15,9 +15,11 @@ from __future__ import annotations
 import warnings
 
 from .._core import config
-from . import compile_log
+from .compile import log_compilations
 
-compile_log.install()  # compilations are logged on the 'multiproj' logger
+# before the first parallel kernel starts Numba's threads (see multiproj._core.config)
+config.prepare_threading()
+log_compilations()
 
 
 def _probe():  # a function of this folder: Numba looks for a cache place next to it

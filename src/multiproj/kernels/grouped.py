@@ -93,7 +93,8 @@ def group_norms_cols(x, q, v, nthreads):
                     acc[k] = l2_scaled_col(x, a, b0 + k)
                 else:
                     acc[k] = np.sqrt(acc[k])
-        v[a, b0:b1] = acc
+        for k in range(b1 - b0):  # (element loops: a slice assignment from an array
+            v[a, b0 + k] = acc[k]  # compiles Numba's shape-mismatch message formatting)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -162,7 +163,8 @@ def _radii_row_into(xg, q, vg, ug, buf, og):
     if ug <= 0.0:
         og[:] = 0.0
     elif ug >= vg:
-        og[:] = xg
+        for i in range(N):
+            og[i] = xg[i]
     elif q == QINF:
         cu = xg.dtype.type(ug)
         for i in range(N):
@@ -323,7 +325,8 @@ def outer_l1(v, radius):
         u[:] = 0.0
         return u.reshape(v.shape), False
     if tau <= 0.0:
-        u[:] = flat
+        for k in range(flat.shape[0]):
+            u[k] = flat[k]
         return u.reshape(v.shape), True
     for k in range(flat.shape[0]):
         u[k] = max(flat[k] - tau, 0.0)

@@ -637,7 +637,7 @@ def _sort(band, off, blen, cand):
                     k -= 1
                 band[k + 1] = v
         else:
-            band[o : o + n] = np.sort(band[o : o + n])
+            band[o : o + n].sort()
 
 
 _sort_serial, _sort_par = serial_and_parallel(_sort)

@@ -389,7 +389,8 @@ def project_l1_flat(y, radius, out):
     if radius == 0.0:
         out[:] = 0.0
     elif tau <= 0.0:
-        out[:] = y
+        for i in range(n):  # (a slice assignment from an array would compile Numba's
+            out[i] = y[i]  # shape-mismatch message formatting)
     else:
         soft_threshold_into(y, tau, out)
     return True
@@ -402,7 +403,8 @@ def project_l2_flat(y, radius, out):
     if not np.isfinite(nrm):  # NaN/inf in y
         return False
     if nrm <= radius:
-        out[:] = y
+        for i in range(y.shape[0]):
+            out[i] = y[i]
     else:
         s = radius / nrm
         for i in range(y.shape[0]):
