@@ -18,7 +18,7 @@ __all__ = ["SparseAutoencoderClassifier", "BALLS", "REFITS"]
 #: constraints accepted by ``ball`` (``None``: no projection)
 BALLS = (None, "l1", "l1,inf", "l1,1", "l1,2")
 #: final classifiers on the selected features
-REFITS = ("sae", "lr")
+REFITS = ("sae", "lr", "lr_cv")
 
 
 class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator):
@@ -185,6 +185,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         refit="lr",
         class_weight="balanced",
         schedule="double_descent",
+        path_steps=0,
+        path_epochs=2,
         epochs=20,
         retrain_epochs=20,
         batch_size=32,
@@ -211,6 +213,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self.refit = refit
         self.class_weight = class_weight
         self.schedule = schedule
+        self.path_steps = path_steps
+        self.path_epochs = path_epochs
         self.epochs = epochs
         self.retrain_epochs = retrain_epochs
         self.batch_size = batch_size
@@ -265,7 +269,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
             bad("optimizer", f"one of {list(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             bad("schedule", f"one of {list(SCHEDULES)}")
-        for name, lo in (("epochs", 0), ("retrain_epochs", 0), ("batch_size", 1), ("hidden", 1)):
+        for name, lo in (("epochs", 0), ("retrain_epochs", 0), ("batch_size", 1), ("hidden", 1),
+                         ("path_steps", 0), ("path_epochs", 0)):
             if not is_int(getattr(self, name), lo):
                 bad(name, f"an integer >= {lo}")
         if self.epochs + self.retrain_epochs < 1:
@@ -310,7 +315,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
             ball=self.ball, method=self.method, radius=self.radius, keep=self.keep, schedule=self.schedule,
             epochs=self.epochs, retrain_epochs=self.retrain_epochs, batch_size=self.batch_size, lr=self.lr,
             optimizer=self.optimizer, recon_weight=self.recon_weight, threshold=self.threshold,
-            epoch_selection=self.epoch_selection,
+            epoch_selection=self.epoch_selection, path_steps=self.path_steps, path_epochs=self.path_epochs,
         )
 
     def _new_model(self, F):
@@ -423,11 +428,11 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self.feature_importances_ = norms / total if total > 0 else norms
         sel = np.flatnonzero(res.support)
         self.feature_ranking_ = sel[np.argsort(-norms[sel], kind="stable")]
+        self.path_ = res.path
+        self.entry_radius_ = None if res.path is None else res.path["entry_radius"]
         self.classifier_ = None
-        if self.refit == "lr" and sel.size:
-            from sklearn.linear_model import LogisticRegression
-
-            self.classifier_ = LogisticRegression(C=1.0, max_iter=2000).fit(X[:, sel], y_enc, sample_weight=w)
+        if self.refit in ("lr", "lr_cv") and sel.size:
+            self.classifier_ = self._refit_classifier(X[:, sel], y_enc, w)
         import copy
 
         # inference in float64 on a copy of the float32 model, made once: results do not
@@ -435,6 +440,29 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self._model64_ = copy.deepcopy(model).double().eval()
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _refit_classifier(self, Xs, y_enc, w):
+        """The logistic regression on the selected columns: ``C=1``, or (``"lr_cv"``) ``C``
+        chosen among 13 values in ``[1e-3, 1e3]`` by stratified inner cross-validation on
+        these training data (balanced accuracy, weighted by ``w``)."""
+        from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+        if self.refit == "lr":
+            return LogisticRegression(C=1.0, max_iter=2000).fit(Xs, y_enc, sample_weight=w)
+        from sklearn.model_selection import StratifiedKFold
+
+        n_splits = int(min(5, np.bincount(y_enc).min()))
+        if n_splits < 2:  # a class with one sample: no stratified split
+            return LogisticRegression(C=1.0, max_iter=2000).fit(Xs, y_enc, sample_weight=w)
+        import inspect
+
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
+        kw = dict(Cs=np.logspace(-3, 3, 13), cv=cv, scoring="balanced_accuracy", max_iter=2000)
+        # the l2 penalty and the scalar C_ of the versions that announce them as defaults
+        params = inspect.signature(LogisticRegressionCV).parameters
+        if "l1_ratios" in params and "use_legacy_attributes" in params:
+            kw.update(l1_ratios=(0.0,), use_legacy_attributes=False)
+        return LogisticRegressionCV(**kw).fit(Xs, y_enc, sample_weight=w)
 
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X):
