@@ -102,3 +102,11 @@ def test_public_compare_is_the_function_and_takes_a_grid(small):
     r = res["results"][0]
     assert r["n_selected"] == 5 and 0.5 < r["balanced_accuracy"] <= 1
     assert res["settings"]["sae_grid"] == {"lr": [1e-3]}
+
+
+def test_stability_selection_along_the_path(small):
+    clf = SparseAutoencoderClassifier(keep=5, n_resamples=3, path_steps=3, **FAST).fit(small.X, small.y)
+    f = clf.selection_frequency_
+    assert clf.n_features_selected_ == 5 and f.sum() == pytest.approx(5.0)  # each fit keeps exactly 5
+    assert f[clf.support_].min() > 0 and clf.path_ is None  # the path ran in the resampled fits
+    assert np.isin(clf.get_support(indices=True), small.informative).mean() >= 0.6

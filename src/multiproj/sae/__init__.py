@@ -40,7 +40,6 @@ _LAZY = {
     "SparseAutoencoderClassifier": "estimator",
     "SparseAutoencoderCV": "search",
     "cross_validate_sae": "evaluate",
-    "compare": "compare",
     "make_pipeline": "evaluate",
     "log_transformer": "evaluate",
     "make_synthetic": "data",
@@ -53,13 +52,16 @@ _LAZY = {
 }
 
 
+# the function ``compare`` shares its name with its submodule: imported here (NumPy only) so
+# that the package attribute is the function whichever is imported first
+from .compare import compare  # noqa: E402
+
+
 def __getattr__(name):
     if name in _LAZY:
         import importlib
 
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        # importing the submodule ``compare`` bound the package attribute ``compare`` to
-        # it; the public name is the function
         globals()[name] = value
         return value
     raise AttributeError(f"module 'multiproj.sae' has no attribute {name!r}")

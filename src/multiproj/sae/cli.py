@@ -102,8 +102,12 @@ def add_parser(sub) -> None:
                    f"the projection's radius keeps exactly that many (default {DEFAULT_KEEP}); ignored with --radius")
     m.add_argument("--n-resamples", type=int, default=0,
                    help="stability selection over that many half subsamples of the training fold (default 0)")
-    m.add_argument("--refit", choices=["sae", "lr"], default="lr",
-                   help="final classifier on the selected features: the retrained SAE or a logistic regression")
+    m.add_argument("--refit", choices=["sae", "lr", "lr_cv"], default="lr",
+                   help="final classifier on the selected features: the retrained SAE or a logistic regression "
+                   "(lr_cv: its C by inner cross-validation on the training fold)")
+    m.add_argument("--path-steps", type=int, default=None,
+                   help="steps of the warm-started radius path that removes features gradually (0: one projection)")
+    m.add_argument("--path-epochs", type=int, default=None, help="epochs of training between two steps of the path")
     m.add_argument("--class-weight", choices=["balanced", "none"], default="balanced",
                    help="class weights of the cross-entropy (default balanced)")
     m.add_argument("--schedule", choices=list(SCHEDULES), default="double_descent")
@@ -156,7 +160,8 @@ def _params(args, ball, method, radius) -> dict:
         random_state=args.seed,
         n_threads=args.threads,
     )
-    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer", "init_scale"):
+    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer", "init_scale", "path_steps",
+                 "path_epochs"):
         v = getattr(args, name)
         params[name] = d[name] if v is None else v
     return params
