@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted
@@ -59,14 +61,25 @@ class SparseAutoencoderCV(SelectorMixin, ClassifierMixin, BaseEstimator):
     (['lr'], 5)
     """
 
-    def __init__(self, estimator=None, param_grid=None, *, cv=3, scoring="balanced_accuracy", random_state=0):
+    best_estimator_: Any
+    support_: NDArray
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        param_grid: dict | list[dict] | None = None,
+        *,
+        cv: int = 3,
+        scoring: Any = "balanced_accuracy",
+        random_state: int = 0,
+    ) -> None:
         self.estimator = estimator
         self.param_grid = param_grid
         self.cv = cv
         self.scoring = scoring
         self.random_state = random_state
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> SparseAutoencoderCV:
         """Search ``param_grid`` by inner cross-validation on ``(X, y)``, refit the best on
         all of it; returns self.  ``sample_weight`` goes to every fit."""
         from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -108,21 +121,21 @@ class SparseAutoencoderCV(SelectorMixin, ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = b.feature_names_in_
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray:
         """Predicted class labels of the refitted best estimator."""
         check_is_fitted(self)
         return self.best_estimator_.predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray:
         """Class probabilities of the refitted best estimator."""
         check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray:
         """Decision function of the refitted best estimator."""
         check_is_fitted(self)
         return self.best_estimator_.decision_function(X)
 
-    def _get_support_mask(self):
+    def _get_support_mask(self) -> NDArray:
         check_is_fitted(self)
         return self.support_
