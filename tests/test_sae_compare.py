@@ -79,7 +79,7 @@ def test_sample_and_class_weights_change_the_fit(small):
 
 
 def test_stability_selection(small):
-    clf = SparseAutoencoderClassifier(keep=5, n_resamples=4, **FAST).fit(small.X, small.y)
+    clf = SparseAutoencoderClassifier(keep=5, n_resamples=4, path_steps=0, **FAST).fit(small.X, small.y)
     f = clf.selection_frequency_
     assert f.shape == (30,) and np.all((0 <= f) & (f <= 1)) and f.sum() == pytest.approx(5.0)
     assert clf.n_features_selected_ == 5

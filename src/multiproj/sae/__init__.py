@@ -6,6 +6,8 @@ features are removed while the classification accuracy is kept.
 
 * :class:`SparseAutoencoderClassifier` -- scikit-learn estimator (fit / predict /
   predict_proba / transform / get_support / feature_importances_).
+* :class:`SparseAutoencoderCV` -- the same with its settings (learning rate, ``keep``, ...)
+  chosen by inner cross-validation on the training data.
 * :func:`cross_validate_sae` -- k-fold cross-validation without leakage, all metrics.
 * :func:`compare` -- the SAE against L1-logistic regression, SelectKBest + LR and random
   forest top-k + LR at matched numbers of features, on the same folds.
@@ -19,6 +21,7 @@ torch is imported only when a model is built or trained.
 
 __all__ = [
     "SparseAutoencoderClassifier",
+    "SparseAutoencoderCV",
     "cross_validate_sae",
     "compare",
     "make_pipeline",
@@ -35,8 +38,8 @@ __all__ = [
 # name -> submodule; imported on first access so that ``multiproj --help`` stays fast
 _LAZY = {
     "SparseAutoencoderClassifier": "estimator",
+    "SparseAutoencoderCV": "search",
     "cross_validate_sae": "evaluate",
-    "compare": "compare",
     "make_pipeline": "evaluate",
     "log_transformer": "evaluate",
     "make_synthetic": "data",
@@ -49,11 +52,18 @@ _LAZY = {
 }
 
 
+# the function ``compare`` shares its name with its submodule: imported here (NumPy only) so
+# that the package attribute is the function whichever is imported first
+from .compare import compare  # noqa: E402
+
+
 def __getattr__(name):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'multiproj.sae' has no attribute {name!r}")
 
 

@@ -59,6 +59,7 @@ ESTIMATOR_DEFAULTS: dict[str, Any] = {
     "epochs": 20, "retrain_epochs": 20, "batch_size": 32, "lr": 1e-4, "optimizer": "sgd",
     "hidden": 100, "init_scale": 0.1, "epoch_selection": "last", "validation_fraction": 0.1,
     "refit": "lr", "class_weight": "balanced", "schedule": "double_descent", "n_resamples": 0,
+    "path_steps": 5, "path_epochs": 2,
 }
 
 #: parameter of the library (estimator, data reader, synthetic data) -> the option that sets it
@@ -129,8 +130,13 @@ def add_parser(sub: Any) -> None:
                    "the projection's radius keeps exactly that many; ignored with --radius")
     m.add_argument("--n-resamples", type=int, default=d["n_resamples"],
                    help="stability selection over that many half subsamples of the training fold")
-    m.add_argument("--refit", choices=["sae", "lr"], default=d["refit"],
-                   help="final classifier on the selected features: the retrained SAE or a logistic regression")
+    m.add_argument("--refit", choices=["sae", "lr", "lr_cv"], default=d["refit"],
+                   help="final classifier on the selected features: the retrained SAE or a logistic regression "
+                   "(lr_cv: its C by inner cross-validation on the training fold)")
+    m.add_argument("--path-steps", type=int, default=d["path_steps"],
+                   help="steps of the warm-started radius path that removes features gradually (0: one projection)")
+    m.add_argument("--path-epochs", type=int, default=d["path_epochs"],
+                   help="epochs of training between two steps of the path")
     m.add_argument("--class-weight", choices=["balanced", "none"], default=d["class_weight"],
                    help="class weights of the cross-entropy")
     m.add_argument("--schedule", choices=list(SCHEDULES), default=d["schedule"],
@@ -187,7 +193,8 @@ def _params(args, ball, method, radius) -> dict:
         random_state=args.seed,
         n_threads=args.threads,
     )
-    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer", "init_scale"):
+    for name in ("epochs", "retrain_epochs", "batch_size", "lr", "optimizer", "init_scale", "path_steps",
+                 "path_epochs"):
         v = getattr(args, name)
         params[name] = d[name] if v is None else v
     return params

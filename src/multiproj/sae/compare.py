@@ -153,6 +153,7 @@ def compare(
     *,
     methods: Sequence[str] = METHODS,
     sae_params: dict | None = None,
+    sae_grid: dict | None = None,
     folds: int = 4,
     fold_seed: int = 0,
     fold_labels: ArrayLike | None = None,
@@ -175,6 +176,10 @@ def compare(
     sae_params : dict, optional
         Parameters of :class:`~multiproj.sae.SparseAutoencoderClassifier` (``keep`` is set
         to each ``k``).
+    sae_grid : dict, optional
+        A parameter grid (e.g. ``{"lr": [1e-4, 1e-3]}``): the SAE is then
+        :class:`~multiproj.sae.SparseAutoencoderCV` over it, 3 stratified inner folds of each
+        training fold.
     folds, fold_seed : int
         ``KFold(folds, shuffle=True, random_state=fold_seed)``.
     fold_labels : array_like, optional
@@ -202,6 +207,7 @@ def compare(
     from sklearn.metrics import balanced_accuracy_score, f1_score
 
     from .estimator import SparseAutoencoderClassifier
+    from .search import SparseAutoencoderCV
 
     if feature_names is None and hasattr(X, "columns"):
         feature_names = [str(c) for c in X.columns]
@@ -237,7 +243,10 @@ def compare(
                     warnings.simplefilter("ignore", category=RuntimeWarning)  # f_classif on constant columns
                     warnings.simplefilter("ignore", category=UserWarning)
                     if method == "sae":
-                        model = SparseAutoencoderClassifier(**dict(sp, keep=k)).fit(Xtr, ytr)
+                        model = SparseAutoencoderClassifier(**dict(sp, keep=k))
+                        if sae_grid is not None:
+                            model = SparseAutoencoderCV(model, sae_grid, random_state=random_state)
+                        model = model.fit(Xtr, ytr)
                         sel = np.flatnonzero(model.support_)
                         proba = model.predict_proba(Xte)
                     elif method == "l1_lr":
@@ -287,7 +296,7 @@ def compare(
         "n_folds": len(splits),
         "folds": [te.tolist() for _, te in splits],
         "settings": {"fold_seed": fold_seed, "log": log, "standardize": standardize, "class_weight": class_weight,
-                     "random_state": random_state, "sae_params": {k: v for k, v in sp.items() if k != "callback"},
+                     "random_state": random_state, "sae_params": {k: v for k, v in sp.items() if k != "callback"}, "sae_grid": sae_grid,
                      "fold_labels": fold_labels is not None},
         "results": results,
     }

@@ -21,7 +21,7 @@ __all__ = ["SparseAutoencoderClassifier", "BALLS", "REFITS"]
 #: constraints accepted by ``ball`` (``None``: no projection)
 BALLS = (None, "l1", "l1,inf", "l1,1", "l1,2")
 #: final classifiers on the selected features
-REFITS = ("sae", "lr")
+REFITS = ("sae", "lr", "lr_cv")
 
 
 class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator):
@@ -62,12 +62,28 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         subsamples (``resample_fraction`` of the training data, without replacement) and on
         the whole training data; each fit ranks the features by column score; the features
         kept are the ``keep`` most often in the top ``keep``, ties broken by the mean
-        column score (divided by each fit's largest).  The full fit's first layer then
-        keeps exactly those columns for the second descent.  0: the projection of the full
-        fit alone decides.
+        column score (divided by each fit's largest).  With ``path_steps > 0`` each fit runs
+        the path and the features are ranked by the share of the path they survive
+        (``exit_step / steps``) averaged over the fits, then by frequency and mean score.
+        The full fit's first layer then keeps exactly those columns for the second descent.
+        0: the projection (or the path) of the full fit alone decides.
     resample_fraction : float, default 0.5
         Size of each subsample, as a share of the training data.
-    refit : {"sae", "lr"}, default "lr"
+    path_steps : int, default 5
+        ``"double_descent"`` without ``radius``: ``> 0`` replaces the single projection at
+        the end of the first descent by a warm-started path of that many radii, each keeping
+        fewer features (geometrically from ``F`` to ``keep``), with ``path_epochs`` epochs
+        of training between two projections and the removed columns frozen at zero
+        (:func:`multiproj.sae.train.train_sae`).  The features kept are the survivors of the
+        last step; ``path_`` and ``entry_radius_`` record the path.  0: one projection.
+        5 is the default because, on six data sets (docs/sae_results.md: wine, breast
+        cancer, diabetes, digits, single-cell PBMC, the synthetic set; two numbers of
+        features each), it brought the mean balanced accuracy from 0.027 below the best of
+        three baselines to 0.007 below it, and the cells where the SAE is at least the best
+        baseline with a stability >= 0.5 from 2 to 3 of 12, for about 20 % more epochs.
+    path_epochs : int, default 2
+        Epochs of training between two steps of the path.
+    refit : {"sae", "lr", "lr_cv"}, default "lr"
         Final classifier on the selected features: the SAE retrained with the other
         features removed (the second descent), or a logistic regression
         (``LogisticRegression(C=1, class_weight)``) fitted on the selected columns of the
@@ -76,7 +92,9 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         handful of features the retrained network (20 epochs) is less accurate than a
         logistic regression on the same features (breast cancer, 5 and 10 features:
         0.949 -> 0.955 balanced accuracy; wine, 10 features: 0.960 -> 0.977), and the
-        selection is the same.
+        selection is the same.  ``"lr_cv"``: the same logistic regression with ``C`` chosen
+        among ``logspace(-3, 3, 13)`` by 5-fold stratified cross-validation on the training
+        data (balanced accuracy).
     class_weight : "balanced", dict or None, default "balanced"
         Weights of the cross-entropy per class (``"balanced"``: ``n / (C n_c)``), multiplied
         by ``sample_weight`` of :meth:`fit`.  Also used by ``refit="lr"``.
@@ -142,6 +160,13 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
     support_ : ndarray of bool, shape (n_features,)
         Selected features (non-zero first-layer columns).
     n_features_selected_ : int
+    path_ : dict or None
+        With ``path_steps > 0``: ``counts``, ``radii``, ``exit_step``, ``entry_radius`` of
+        the path (:class:`multiproj.sae.train.TrainResult`); ``None`` otherwise, and with
+        ``n_resamples > 0`` (the path then ran in each resampled fit).
+    entry_radius_ : ndarray of shape (n_features,) or None
+        ``path_["entry_radius"]``: per feature, the radius of the last step of the path at
+        which its column is non-zero (0 for the features removed by the first projection).
     selection_frequency_ : ndarray of shape (n_features,) or None
         With ``n_resamples > 0``: share of the fits in whose top ``keep`` each feature is.
     feature_importances_ : ndarray of shape (n_features,)
@@ -188,6 +213,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         refit: str = "lr",
         class_weight: str | dict | None = "balanced",
         schedule: str = "double_descent",
+        path_steps: int = 5,
+        path_epochs: int = 2,
         epochs: int = 20,
         retrain_epochs: int = 20,
         batch_size: int = 32,
@@ -214,6 +241,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self.refit = refit
         self.class_weight = class_weight
         self.schedule = schedule
+        self.path_steps = path_steps
+        self.path_epochs = path_epochs
         self.epochs = epochs
         self.retrain_epochs = retrain_epochs
         self.batch_size = batch_size
@@ -268,7 +297,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
             bad("optimizer", f"one of {list(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             bad("schedule", f"one of {list(SCHEDULES)}")
-        for name, lo in (("epochs", 0), ("retrain_epochs", 0), ("batch_size", 1), ("hidden", 1)):
+        for name, lo in (("epochs", 0), ("retrain_epochs", 0), ("batch_size", 1), ("hidden", 1),
+                         ("path_steps", 0), ("path_epochs", 0)):
             if not is_int(getattr(self, name), lo):
                 bad(name, f"an integer >= {lo}")
         if self.epochs + self.retrain_epochs < 1:
@@ -313,7 +343,7 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
             ball=self.ball, method=self.method, radius=self.radius, keep=self.keep, schedule=self.schedule,
             epochs=self.epochs, retrain_epochs=self.retrain_epochs, batch_size=self.batch_size, lr=self.lr,
             optimizer=self.optimizer, recon_weight=self.recon_weight, threshold=self.threshold,
-            epoch_selection=self.epoch_selection,
+            epoch_selection=self.epoch_selection, path_steps=self.path_steps, path_epochs=self.path_epochs,
         )
 
     def _new_model(self, F):
@@ -338,6 +368,8 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         hits = np.zeros(F)
         score = np.zeros(F)
         fits = []
+        depth = np.zeros(F)
+        use_path = self.path_steps > 0
         for b in range(self.n_resamples + 1):
             if b < self.n_resamples:
                 idx = _stratified_subsample(y_enc, self.resample_fraction, rng)
@@ -346,15 +378,24 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
             torch.manual_seed(self.random_state + 1 + b)
             m = self._new_model(F)
             kw = self._train_kwargs()
-            kw.update(ball=None, retrain_epochs=0, epoch_selection="last")
-            train_sae(m, _f32(X[idx]), _i64(y_enc[idx]), sample_weight=w[idx], seed=self.random_state + 1 + b, **kw)
+            kw.update(retrain_epochs=0, epoch_selection="last")
+            if not use_path:
+                kw.update(ball=None)
+            res = train_sae(m, _f32(X[idx]), _i64(y_enc[idx]), sample_weight=w[idx], seed=self.random_state + 1 + b,
+                            **kw)
             s = column_scores(m.first_layer.weight, self.ball or "l1,2")
-            top = np.argsort(-s, kind="stable")[:k]
+            if use_path:
+                top = np.flatnonzero(res.support)
+                depth += res.path["exit_step"] / len(res.path["counts"])
+            else:
+                top = np.argsort(-s, kind="stable")[:k]
             hits[top] += 1
             score += s / s.max() if s.max() > 0 else s
             fits.append(b)
         freq = hits / len(fits)
-        order = np.lexsort((-score, -freq))  # by frequency, then mean relative score
+        # by frequency in the top k (with the path: by the mean share of the path survived,
+        # a finer count of the same), then by the mean relative column score
+        order = np.lexsort((-score, -freq)) if not use_path else np.lexsort((-score, -freq, -depth))
         mask = np.zeros(F, dtype=bool)
         mask[order[:k]] = True
         return mask, freq
@@ -427,11 +468,11 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self.feature_importances_ = norms / total if total > 0 else norms
         sel = np.flatnonzero(res.support)
         self.feature_ranking_ = sel[np.argsort(-norms[sel], kind="stable")]
+        self.path_ = res.path
+        self.entry_radius_ = None if res.path is None else res.path["entry_radius"]
         self.classifier_ = None
-        if self.refit == "lr" and sel.size:
-            from sklearn.linear_model import LogisticRegression
-
-            self.classifier_ = LogisticRegression(C=1.0, max_iter=2000).fit(X[:, sel], y_enc, sample_weight=w)
+        if self.refit in ("lr", "lr_cv") and sel.size:
+            self.classifier_ = self._refit_classifier(X[:, sel], y_enc, w)
         import copy
 
         # inference in float64 on a copy of the float32 model, made once: results do not
@@ -439,6 +480,29 @@ class SparseAutoencoderClassifier(SelectorMixin, ClassifierMixin, BaseEstimator)
         self._model64_ = copy.deepcopy(model).double().eval()
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _refit_classifier(self, Xs, y_enc, w):
+        """The logistic regression on the selected columns: ``C=1``, or (``"lr_cv"``) ``C``
+        chosen among 13 values in ``[1e-3, 1e3]`` by stratified inner cross-validation on
+        these training data (balanced accuracy, weighted by ``w``)."""
+        from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+        if self.refit == "lr":
+            return LogisticRegression(C=1.0, max_iter=2000).fit(Xs, y_enc, sample_weight=w)
+        from sklearn.model_selection import StratifiedKFold
+
+        n_splits = int(min(5, np.bincount(y_enc).min()))
+        if n_splits < 2:  # a class with one sample: no stratified split
+            return LogisticRegression(C=1.0, max_iter=2000).fit(Xs, y_enc, sample_weight=w)
+        import inspect
+
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
+        kw = dict(Cs=np.logspace(-3, 3, 13), cv=cv, scoring="balanced_accuracy", max_iter=2000)
+        # the l2 penalty and the scalar C_ of the versions that announce them as defaults
+        params = inspect.signature(LogisticRegressionCV).parameters
+        if "l1_ratios" in params and "use_legacy_attributes" in params:
+            kw.update(l1_ratios=(0.0,), use_legacy_attributes=False)
+        return LogisticRegressionCV(**kw).fit(Xs, y_enc, sample_weight=w)
 
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X: ArrayLike) -> NDArray[Any]:

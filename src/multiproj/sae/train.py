@@ -46,6 +46,7 @@ __all__ = [
     "feature_norms",
     "default_radius",
     "n_keep",
+    "path_counts",
     "DEFAULT_KEEP",
 ]
 
@@ -77,6 +78,13 @@ class TrainResult:
         The radius used (``None`` without projection).
     seconds : float
         Wall-clock training time.
+    path : dict or None
+        With ``path_steps > 0``: ``counts`` (features kept at each step), ``radii`` (the
+        radius of each step), ``exit_step`` (per feature, the step at which its column became
+        zero; ``len(counts)`` for the features kept to the end: the path's ranking) and
+        ``entry_radius`` (per feature, the radius of the last step at which its column is
+        non-zero, 0 when the first projection removed it).  The radii are not monotone: the
+        training between two steps changes the scale of ``W``.
     """
 
     history: dict = field(default_factory=dict)
@@ -84,6 +92,7 @@ class TrainResult:
     support: np.ndarray | None = None
     radius: float | None = None
     seconds: float = 0.0
+    path: dict | None = None
 
 
 def n_keep(keep, n_features: int) -> int:
@@ -175,6 +184,8 @@ def train_sae(
     reduction: str = "sum",
     threshold: float = 1e-3,
     epoch_selection: str = "last",
+    path_steps: int = 0,
+    path_epochs: int = 2,
     seed: int = 0,
     callback: Callable | None = None,
 ) -> TrainResult:
@@ -222,6 +233,17 @@ def train_sae(
         Which epoch's weights to keep, among the epochs of the final phase (the second descent,
         or every epoch for ``"projected"``): the last, or the best on the validation data
         (accuracy, ties broken by loss; or loss).
+    path_steps, path_epochs : int
+        ``"double_descent"`` without ``radius`` or ``support``: ``path_steps > 0`` replaces
+        the single projection at the end of the first descent by a warm-started path of
+        decreasing radii.  Step ``s`` keeps ``c_s`` features, ``c_s`` decreasing
+        geometrically from ``F`` to ``n_keep(keep, F)`` (``c_S = k``): it projects ``W``
+        onto the ball of the radius :func:`default_radius` at which exactly ``c_s`` columns
+        stay non-zero, then (except after the last step) trains ``path_epochs`` epochs with
+        the removed columns frozen at zero.  Removing a few features at a time and letting
+        the network adapt in between is backward elimination with a projection: a feature
+        that a correlated, removed feature was masking can still be kept.  The second
+        descent then starts from the ``k`` columns of the last step.
     seed : int
         Seeds the mini-batch order (the caller seeds the initialisation).
     callback : callable, optional
@@ -250,6 +272,7 @@ def train_sae(
     handles = []
     best = {"epoch": -1, "key": None, "state": None}
     used_radius = None
+    path_record = None
     proj_kw = {} if ball in (None, "l1", "l2", "linf") else {"axis": 0}
     red = torch.sum if reduction == "sum" else torch.mean
 
@@ -275,6 +298,41 @@ def train_sae(
         if optimizer == "sgd":
             return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
         return torch.optim.Adam(model.parameters(), lr=lr)
+
+    def run_epoch(opt):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            loss = batch_loss(X[idx], y[idx], None if sw is None else sw[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    def run_path():
+        """Backward elimination along decreasing radii (see ``path_steps``); returns the
+        support of the last step and the path record."""
+        k = n_keep(keep, F)
+        counts = path_counts(F, k, path_steps)
+        exit_step = np.full(F, len(counts), dtype=np.int64)
+        entry_radius = np.zeros(F)
+        radii = []
+        for s, c in enumerate(counts):
+            with torch.no_grad():
+                r = default_radius(W, ball, c, method)
+                multiproj.project_(W.data, r, ball, method=method, **proj_kw)
+            radii.append(r)
+            alive = (W.detach() != 0).any(dim=0).cpu().numpy()
+            exit_step[~alive & (exit_step == len(counts))] = s
+            entry_radius[alive] = r
+            if s == len(counts) - 1:
+                break
+            popt = new_optimizer()
+            h = mpnn.freeze_zeros(W, popt)
+            model.train()
+            for _ in range(path_epochs):
+                run_epoch(popt)
+            h.remove()
+        return alive, {"counts": list(counts), "radii": radii, "exit_step": exit_step, "entry_radius": entry_radius}
 
     def select_and_freeze(opt):
         """End of the first descent: keep `support` or project onto the ball; prune; freeze."""
@@ -311,17 +369,13 @@ def train_sae(
         for epoch in range(total):
             phase = 1 if (schedule == "double_descent" and epoch < epochs) else 2
             if schedule == "double_descent" and epoch == epochs:
+                if path_steps > 0 and ball is not None and support is None and radius is None:
+                    support, path_record = run_path()
                 opt = new_optimizer()
                 h = select_and_freeze(opt)
                 if h is not None:
                     handles.append(h)
-            perm = torch.randperm(n, generator=gen)
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                loss = batch_loss(X[idx], y[idx], None if sw is None else sw[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            run_epoch(opt)
             tl, ta = evaluate(X, y)
             vl, va = evaluate(X_val, y_val) if X_val is not None else (float("nan"), float("nan"))
             hist["phase"].append(phase)
@@ -341,6 +395,8 @@ def train_sae(
                 callback(epoch, total, hist)
         if schedule == "double_descent" and retrain_epochs == 0 and (ball is not None or support is not None):
             # no second descent: select once, at the end
+            if path_steps > 0 and ball is not None and support is None and radius is None:
+                support, path_record = run_path()
             h = select_and_freeze(None)
             if h is not None:
                 h.remove()
@@ -354,5 +410,22 @@ def train_sae(
     sup = (W.detach() != 0).any(dim=0).cpu().numpy()
     return TrainResult(
         history=hist, best_epoch=best["epoch"], support=sup, radius=used_radius,
-        seconds=time.perf_counter() - t0,
+        seconds=time.perf_counter() - t0, path=path_record,
     )
+
+
+def path_counts(n_features: int, k: int, steps: int) -> list[int]:
+    """Numbers of features kept along the path: ``steps`` counts decreasing geometrically
+    from ``n_features`` (excluded) to ``k`` (the last), strictly decreasing (fewer steps when
+    ``n_features - k < steps``); ``[k]`` when ``steps <= 1`` or ``k >= n_features``."""
+    if k >= n_features or steps <= 1:
+        return [min(k, n_features)]
+    out = []
+    for s in range(1, steps + 1):
+        c = int(round(n_features * (k / n_features) ** (s / steps)))
+        c = max(k, min(c, (out[-1] - 1) if out else n_features - 1))
+        if not out or c < out[-1]:
+            out.append(c)
+    if out[-1] != k:
+        out.append(k)
+    return out
