@@ -118,10 +118,10 @@ def _push(v, r, ss, sn, lo):
     """
     n1 = sn + 1
     s1 = ss + v
-    b = (s1 - r) / n1
-    if not b > v - r:  # (also when the sums overflow)
-        s1, n1, b = v, 1, v - r
-    b -= (n1 + 2) * _EPS * (s1 + r) / n1
+    d = s1 - r
+    if not d > n1 * (v - r):  # the single entry bounds better (also when the sums overflow)
+        s1, n1, d = v, 1, v - r
+    b = (d - (n1 + 2) * _EPS * (s1 + r)) / n1
     return s1, n1, (b if b > lo else lo)
 
 
