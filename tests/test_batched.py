@@ -108,6 +108,30 @@ def test_l1_data_kinds_and_regimes(kind, axis, dtype):
         check_l1_certificate(y, x, r, (axis,), dtype)
 
 
+@pytest.mark.parametrize("kind", DATA_KINDS)
+def test_l1_long_columns_compaction_and_fallback(kind, dtype):
+    """Balls longer than the candidate buffer of the cols kernel: few active entries
+    (the buffer is compacted), many (a ball finished from a copy of itself), ties."""
+    y = make_data(kind, (700, 37), dtype, seed=21)
+    norms = np.abs(y.astype(np.float64)).sum(axis=0)
+    fracs = np.array([1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.9, 1.2] * 5)[:37]
+    r = fracs * norms
+    x = mp.project(y, r, "l1", axis=0)
+    rt, at = tol(dtype)
+    np.testing.assert_allclose(x, reference(y, r, "1", (0,)), rtol=rt, atol=at * 10)
+    check_l1_certificate(y, x, r, (0,), dtype)
+    z = y.copy()  # in place: the thresholds of every ball first, then one pass of writes
+    assert mp.project_(z, r, "l1", axis=0) is z
+    np.testing.assert_array_equal(z, x)
+
+
+def test_inside_balls_are_copied_bit_for_bit():
+    y = np.array([[-0.0, 0.5], [0.25, -0.0], [-1.0, 0.0]])
+    for axis in (0, 1):
+        x = mp.project(y, 10.0, "l1", axis=axis)
+        assert np.array_equal(np.signbit(x), np.signbit(y)) and np.array_equal(x, y)
+
+
 def test_l1_ties_zero_balls_and_tiny_radius():
     y = np.ones((50, 12))
     y[:, 3] = 0.0  # an all-zero ball

@@ -38,7 +38,9 @@ def project(
         P(y) = \arg\min_{x} \tfrac12 \|x - y\|_F^2 \quad \text{s.t.}\quad \|x\|_{ball} \le r
 
     with, for a mixed ball whose inner norm reduces ``axis`` (groups are the slices along
-    the other axes), :math:`\|x\|_{1,q} = \sum_g \|x_g\|_q`.
+    the other axes), :math:`\|x\|_{1,q} = \sum_g \|x_g\|_q`.  A flat ball spans ``axis``
+    (all axes by default); with fewer axes every index of the other axes is its own ball,
+    projected independently (``x_b = P_{r_b}(y_b)``, batched balls).
 
     Parameters
     ----------
@@ -55,7 +57,9 @@ def project(
         the result differentiable in the radius too.  For batched flat balls (see
         ``axis``) also an array of radii, one per ball: of the batch shape (``y.shape``
         without the balls' axes), of its keepdims form (the balls' axes of length 1), or
-        anything that broadcasts to one of them.  Mixed balls take a number.
+        anything that broadcasts to one of them; a tensor of radii that requires grad
+        receives one gradient per radius (summed over the balls that share it).  Mixed
+        balls take a number.
     ball : {"l1", "l2", "linf", "l1,inf", "l1,1", "l1,2"} or "l1,q2,...,qk"
         The norm.  Flat balls take ``y`` as one vector, or as a batch of vectors (see
         ``axis``).  ``method="multilevel"`` takes any

@@ -42,7 +42,7 @@ def project_batched(y: np.ndarray, radius, q: str, axes: tuple[int, ...], out=No
     r = np.asarray(radius, dtype=np.float64)
     r = r.reshape(kshape) if r.ndim else np.broadcast_to(r, kshape)  # (batch-shaped radii)
     rc = to_canonical(lay, r)
-    fresh = out is None  # the output is private: each ball is written as soon as it is known
+    fresh = out is None  # a private output may be written before every ball is checked
 
     def fn(xc, oc):
         rows = xc.shape[2] == 1

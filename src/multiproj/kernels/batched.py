@@ -3,20 +3,23 @@
 The balls are the groups of a canonical view (see :mod:`multiproj._cpu.layout`):
 
 * rows ``x[g, :]`` (G, N): ball ``g`` is a row, contiguous (or one stride apart);
-* cols ``x[a, :, b]`` (A, N, B): ball ``(a, b)`` runs along the middle axis; a block of
-  ``_BLOCK`` neighbouring balls is processed together, streaming whole row segments
+* cols ``x[a, :, b]`` (A, N, B): ball ``(a, b)`` runs along the middle axis; a chunk of
+  neighbouring balls is processed together, streaming whole row segments
   ``x[a, i, b0:b1]`` (contiguous), so no transposed copy of the array is made.
 
 l1 threshold of one ball (``a = |x|``, ``sum(a) > r > 0``): ``tau`` solves
-``sum(max(a - tau, 0)) = r``.  Two lower bounds hold, ``tau >= max(a) - r`` (the largest
-entry alone loses at most ``r``) and Michelot's ``tau >= (sum(a) - r) / n``; entries at
-or below their maximum are inactive, so only the entries above it are copied into a
-buffer.  Michelot's iteration ``tau <- (sum_{a > tau} a - r) / #{a > tau}``, started from
-a lower bound, increases to ``tau`` and never passes it [MIC]; its passes are branch-free
-compactions of the buffer.  After ``_MAX_PASSES`` passes the remaining candidates are
-sorted and finished by the sort-based rule [DUC], which bounds the worst case.  The final
-``tau`` is ``(sum of the active entries - r) / their count`` in float64, the exact
-formula, so the result is exact to rounding.
+``sum(max(a - tau, 0)) = r``.  Any set ``S`` of entries bounds it below,
+``tau >= (sum_S a - r) / |S|``, and entries at or below a lower bound of ``tau`` are
+inactive.  One pass over the ball keeps the sum and appends to a buffer only the entries
+above a running lower bound, raised as the entries arrive as in Condat's first pass [CON]
+(:func:`_push`); for data like N(0,1) only a few entries in a hundred pass the test.  The
+buffer then gives ``tau`` by Michelot's iteration ``tau <- (sum_{a > tau} a - r) /
+#{a > tau}``, which increases from a lower bound to ``tau`` and never passes it [MIC]
+(branch-free compactions of the buffer), finished by the sort-based rule [DUC] after
+``_MAX_PASSES`` passes.  The final ``tau`` is ``(sum of the active entries - r) / their
+count`` in float64, the exact formula, so the result is exact to rounding.  Every entry is
+read as float64 (``np.float64``: Numba's ``float()`` keeps float32), so float32 data are
+summed and squared in float64.
 
 The kernels only read ``x`` (read-only arrays work) and write ``out``, which may be ``x``
 itself: every ball is read completely before it is written.  Every kernel is compiled
@@ -38,7 +41,8 @@ from numba import njit, prange
 
 from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
 
-_BLOCK = 32  # balls of the cols layout processed together (their buffers fit in L2)
+_BLOCK = 32  # balls of the cols layout processed together by the l2 / linf kernels
+_CAP = 128  # candidates kept per ball of the cols layout (then compacted)
 _MAX_PASSES = 12  # Michelot passes before the candidates are sorted
 _EPS = 2.220446049250313e-16
 _SHRINK = 1.0 - 8 * _EPS  # lowers a positive bound below the rounding of its difference
@@ -100,26 +104,46 @@ def _tau_of(buf, cnt, r, lo):
     return (crho - r) / rho
 
 
-# --------------------------------------------------------------------------- l1, rows layout
+# --------------------------------------------------------------------------- online bound
+@njit(**JIT_OPTIONS)
+def _push(v, r, ss, sn, lo):
+    """A candidate ``v > lo`` of a ball of radius ``r`` enters the running lower bound of
+    its threshold: returns the new ``(ss, sn, lo)``.
+
+    ``ss``, ``sn`` are the sum and count of the current run of candidates ``S``.  Any set
+    ``S`` of entries bounds the threshold below, ``tau >= (sum_S a - r) / |S|`` (since
+    ``sum_S (a - tau) <= sum_S max(a - tau, 0) = r``), and so does ``v - r`` (``S = {v}``):
+    the run keeps the larger of the two bounds, as in Condat's first pass [CON].  The bound
+    is lowered by the rounding of its sum so that it stays below ``tau`` in floating point.
+    """
+    n1 = sn + 1
+    s1 = ss + v
+    d = s1 - r
+    if not d > n1 * (v - r):  # the single entry bounds better (also when the sums overflow)
+        s1, n1, d = v, 1, v - r
+    b = (d - (n1 + 2) * _EPS * (s1 + r)) / n1
+    return s1, n1, (b if b > lo else lo)
+
+
 @njit(**JIT_OPTIONS)
 def _row_l1_tau(x, g, r, buf):
     """``(tau, finite)`` of the l1 ball of row ``x[g]`` with radius ``r``.
 
     ``tau = -1`` marks a row inside its ball (kept as it is), ``tau = max|x[g]|`` a zero
-    radius (the row becomes 0).  Pass 1: sum and maximum (four independent accumulators
-    each; the maximum is exact in any order).  Pass 2: the entries above the lower bound
-    ``max(max|x| - r, (sum|x| - r) / n)`` (lowered below the rounding of the
-    differences) into ``buf``, a branch-free compaction."""
+    radius (the row becomes 0).  One pass: the sum (four accumulators), and every entry
+    above the running lower bound of :func:`_push` appended to ``buf`` (entries at or below
+    a lower bound of ``tau`` are inactive); then the threshold of the candidates."""
     N = x.shape[1]
     xg = x[g]
     s0 = 0.0
     s1 = 0.0
     s2 = 0.0
     s3 = 0.0
-    m0 = 0.0
-    m1 = 0.0
-    m2 = 0.0
-    m3 = 0.0
+    m = 0.0
+    lo = -1.0
+    ss = 0.0
+    sn = 0
+    c = 0
     i = 0
     while i + 4 <= N:
         a0 = abs(np.float64(xg[i]))
@@ -130,54 +154,51 @@ def _row_l1_tau(x, g, r, buf):
         s1 += a1
         s2 += a2
         s3 += a3
-        m0 = a0 if a0 > m0 else m0
-        m1 = a1 if a1 > m1 else m1
-        m2 = a2 if a2 > m2 else m2
-        m3 = a3 if a3 > m3 else m3
+        if max(max(a0, a1), max(a2, a3)) > lo:  # rare once the bound has settled
+            for a in (a0, a1, a2, a3):
+                if a > lo:
+                    m = a if a > m else m
+                    buf[c] = a
+                    c += 1
+                    ss, sn, lo = _push(a, r, ss, sn, lo)
         i += 4
     while i < N:
-        a0 = abs(np.float64(xg[i]))
-        s0 += a0
-        m0 = a0 if a0 > m0 else m0
+        a = abs(np.float64(xg[i]))
+        s0 += a
+        if a > lo:
+            m = a if a > m else m
+            buf[c] = a
+            c += 1
+            ss, sn, lo = _push(a, r, ss, sn, lo)
         i += 1
     s = (s0 + s1) + (s2 + s3)
     if not np.isfinite(s):  # NaN or inf (both reach the sum)
         return 0.0, False
     if s <= r:
         return -1.0, True
-    m = max(max(m0, m1), max(m2, m3))
     if r <= 0.0:
         return m, True
-    lo = max(m - r, (s - r) / N)
-    lo = lo * _SHRINK if lo > 0.0 else lo
-    k = 0
-    for i in range(N):
-        a = abs(np.float64(xg[i]))
-        buf[k] = a
-        k += a > lo
-    return _tau_of(buf, k, r, -1.0), True
+    return _tau_of(buf, c, r, lo), True
 
 
 @njit(**JIT_OPTIONS)
 def _row_soft(x, g, tau, out):
-    """Row ``g`` of ``out`` = the soft threshold of ``x[g]`` at ``tau`` (``tau < 0``: copy)."""
+    """Row ``g`` of ``out`` = the soft threshold of ``x[g]`` at ``tau`` (``tau < 0``: copy;
+    ``copysign`` keeps the sign of every entry, zeros included)."""
     N = x.shape[1]
     xg = x[g]
     og = out[g]
-    if tau < 0.0:
-        for i in range(N):
-            og[i] = xg[i]
-        return
+    t = tau if tau > 0.0 else 0.0
     for i in range(N):
         v = xg[i]
-        t = abs(np.float64(v)) - tau
-        t = t if t > 0.0 else 0.0
-        og[i] = t if v >= 0 else -t
+        a = abs(np.float64(v)) - t
+        og[i] = np.copysign(a if a > 0.0 else 0.0, v)
 
 
 def _l1_rows(x, r, tau, out, write):
     """l1 balls of the rows: ``tau[g]`` for every row (radius ``r[g]``) and, when
-    ``write``, ``out[g]`` right after.  Returns the number of rows with NaN or inf."""
+    ``write``, ``out[g]`` right after (while the row is in cache).  Returns the number of
+    rows with NaN or inf."""
     G, N = x.shape
     nchunks = min(G, 256)
     step = (G + nchunks - 1) // max(nchunks, 1)
@@ -210,100 +231,144 @@ soft_rows_serial, soft_rows_parallel = _twins(_soft_rows)
 
 # --------------------------------------------------------------------------- l1, cols layout
 @njit(**JIT_OPTIONS)
-def _segment_soft(xi, tau, keep, out):
-    """One row segment: ``out[k]`` = the soft threshold of ``xi[k]`` at ``tau[k]``, or
-    ``xi[k]`` itself where ``keep`` (``keep`` None: no ball of the segment is kept)."""
-    w = xi.shape[0]
-    if keep is None:
-        for k in range(w):
-            v = xi[k]
-            t = abs(np.float64(v)) - tau[k]
-            t = t if t > 0.0 else 0.0
-            out[k] = t if v >= 0 else -t
-        return
-    for k in range(w):  # one read of xi[k] before the write (out may be xi)
-        v = xi[k]
-        t = abs(np.float64(v)) - tau[k]
-        t = t if t > 0.0 else 0.0
-        out[k] = v if keep[k] else (t if v >= 0 else -t)
+def chunk_width(N):
+    """Balls of the cols layout streamed together: 128 (row segments of 1 KiB in float64,
+    whose per-ball state and candidates stay in the L1 and L2 caches), up to 4096 for short
+    balls (``N`` rows), so that a chunk still holds about 128 K entries."""
+    return max(128, min(4096, ((1 << 17) // max(N, 1)) // 8 * 8))
 
 
 @njit(**JIT_OPTIONS)
-def _cols_l1_tau(x, a, b0, b1, r, tau, s, m, rr, cnt, buf):
-    """Thresholds of the l1 balls ``x[:, b]`` (``x`` the slab ``a`` of the cols layout),
-    ``b0 <= b < b1`` (radii ``r[a, b]``) into
-    ``tau[:b1 - b0]`` (same codes as :func:`_row_l1_tau`).
+def _cols_l1_tau(x, b0, b1, r, tau, s, m, lo, ss, sn, cnt, buf):
+    """Thresholds of the l1 balls ``x[:, b]`` (``x`` one slab of the cols layout),
+    ``b0 <= b < b1``, radii ``r[:b1 - b0]``, into ``tau[:b1 - b0]`` (codes of
+    :func:`_row_l1_tau`).
 
-    One streaming pass over the row segments ``x[a, i, b0:b1]`` gathers the sums (a loop
-    vectorised across the balls), the running maxima and the candidates of every ball
-    (branch-free appends to ``buf[k]``): the running maximum ``m_i <= max|x|`` makes
-    ``m_i - r`` a lower bound of the threshold at every step, so every entry above
-    ``max|x| - r`` is kept (lowered by a relative margin for the rounding of the
-    difference).  Then each ball's threshold from its candidates.  Returns the number of
-    balls with NaN or inf."""
+    One streaming pass over the row segments ``x[i, b0:b1]`` (contiguous): every ball's
+    sum, and its entries above its running lower bound (:func:`_push`) appended to its row
+    of ``buf``.  A full row of ``buf`` is compacted to the entries above the threshold of
+    its own candidates (a lower bound of ``tau``: fewer entries, a smaller threshold);
+    when that leaves it three quarters full (many ties, or a radius that keeps many
+    entries) the ball's threshold is computed from a contiguous copy of the ball instead.
+    Returns the number of balls with NaN or inf."""
     N = x.shape[0]
     w = b1 - b0
+    cap = buf.shape[1]
     for k in range(w):
         s[k] = 0.0
         m[k] = 0.0
+        lo[k] = -1.0
+        ss[k] = 0.0
+        sn[k] = 0
         cnt[k] = 0
-        rr[k] = r[a, b0 + k]
     for i in range(N):
         xi = x[i, b0:b1]
-        for k in range(w):
+        for k in range(w):  # (vectorised)
             s[k] += abs(np.float64(xi[k]))
         for k in range(w):
-            t = abs(np.float64(xi[k]))
-            mk = m[k]
-            mk = t if t > mk else mk
-            m[k] = mk
-            c = cnt[k]
-            buf[k, c] = t
-            cnt[k] = c + (t > (mk - rr[k]) * _SHRINK)
+            a = abs(np.float64(xi[k]))
+            if a > lo[k]:  # rare once the bound has settled
+                rk = r[k]
+                m[k] = a if a > m[k] else m[k]
+                c = cnt[k]
+                if c == cap:
+                    c, lo[k] = _compact(buf[k], c, rk, lo[k])
+                    if c > cap - cap // 4:  # too many candidates: finished from a copy
+                        cnt[k] = -1
+                        lo[k] = np.inf
+                        continue
+                    ss[k] = 0.0
+                    sn[k] = 0
+                buf[k, c] = a
+                cnt[k] = c + 1
+                ss[k], sn[k], lo[k] = _push(a, rk, ss[k], sn[k], lo[k])
     bad = 0
     for k in range(w):
-        rk = rr[k]
+        rk = r[k]
         if not np.isfinite(s[k]):  # NaN or inf (both reach the sum)
             bad += 1
             tau[k] = 0.0
         elif s[k] <= rk:
             tau[k] = -1.0
+        elif cnt[k] < 0:
+            col = np.empty((1, N))
+            for i in range(N):
+                col[0, i] = x[i, b0 + k]
+            tau[k] = _row_l1_tau(col, 0, rk, np.empty(N))[0]
         elif rk <= 0.0:
             tau[k] = m[k]
         else:
-            lo = m[k] - rk
-            tau[k] = _tau_of(buf[k], cnt[k], rk, lo * _SHRINK if lo > 0.0 else -1.0)
+            tau[k] = _tau_of(buf[k], cnt[k], rk, lo[k])
     return bad
 
 
+@njit(**JIT_OPTIONS)
+def _compact(bk, c, r, lo):
+    """Keep the entries of ``bk[:c]`` above a lower bound of the threshold: ``lo``, raised
+    to the threshold of ``bk[:c]`` alone when their sum exceeds ``r`` (lowered by its
+    rounding).  Returns the new count and the bound used."""
+    tot = 0.0
+    for t in range(c):
+        tot += bk[t]
+    if r > 0.0 and tot > r:
+        tmp = bk[:c].copy()
+        t_s = _tau_of(tmp, c, r, lo) - (c + 2) * _EPS * (tot + r) / c
+        lo = t_s if t_s > lo else lo
+    j = 0
+    for t in range(c):
+        a = bk[t]
+        bk[j] = a
+        j += a > lo
+    return j, lo
+
+
+@njit(**JIT_OPTIONS)
+def _soft_segment(xi, t, out):
+    """``out[k]`` = the soft threshold of ``xi[k]`` at ``t[k] >= 0`` (0: a copy, signs of
+    zeros included); ``out`` may be ``xi``."""
+    for k in range(xi.shape[0]):
+        v = xi[k]
+        a = abs(np.float64(v)) - t[k]
+        out[k] = np.copysign(a if a > 0.0 else 0.0, v)
+
+
 def _l1_cols(x, r, tau, out, write):
-    """l1 balls ``x[a, :, b]`` (radius ``r[a, b]``): thresholds into ``tau[a, b]`` and, when
-    ``write``, the projection into ``out``, block by block of ``_BLOCK`` balls: the block
-    is streamed as row segments (no transposed copy) and written right after its
-    thresholds are known, while it is still in cache.  Returns the number of balls with
-    NaN or inf."""
+    """l1 balls ``x[a, :, b]`` (radius ``r[a, b]``): thresholds into ``tau[a, b]``, chunk
+    by chunk of :func:`chunk_width` balls streamed as row segments (no transposed copy),
+    and, when ``write`` and every ball is finite, the projection into ``out`` in a second
+    pass over whole rows (contiguous writes).  Returns the number of balls with NaN or
+    inf."""
     A, N, B = x.shape
-    nb = (B + _BLOCK - 1) // _BLOCK
+    W = min(B, chunk_width(N))
+    nb = (B + W - 1) // W
+    cap = min(N + 1, _CAP)
     bad = 0
     for t in prange(A * nb):
         a = t // nb
-        b0 = (t % nb) * _BLOCK
-        b1 = min(B, b0 + _BLOCK)
+        b0 = (t % nb) * W
+        b1 = min(B, b0 + W)
         w = b1 - b0
         tk = np.empty(w)
+        rk = np.empty(w)
+        for k in range(w):
+            rk[k] = r[a, b0 + k]
         s = np.empty(w)
         m = np.empty(w)
-        rr = np.empty(w)
+        lo = np.empty(w)
+        ss = np.empty(w)
+        sn = np.empty(w, dtype=np.int64)
         cnt = np.empty(w, dtype=np.int64)
-        buf = np.empty((w, N + 1))  # (the last append of a full column lands at N)
-        nbad = _cols_l1_tau(x[a], a, b0, b1, r, tk, s, m, rr, cnt, buf)
-        bad += nbad
-        tau[a, b0:b1] = tk
-        if write and nbad == 0:
-            keep = tk < 0.0
-            kp = keep if keep.any() else None
-            for i in range(N):
-                _segment_soft(x[a, i, b0:b1], tk, kp, out[a, i, b0:b1])
+        buf = np.empty((w, cap))
+        bad += _cols_l1_tau(x[a], b0, b1, rk, tk, s, m, lo, ss, sn, cnt, buf)
+        for k in range(w):
+            tau[a, b0 + k] = tk[k]
+    if write and bad == 0:
+        t2 = np.empty((A, B))
+        for a in range(A):
+            for k in range(B):
+                t2[a, k] = tau[a, k] if tau[a, k] > 0.0 else 0.0
+        for t in prange(A * N):
+            _soft_segment(x[t // N, t % N], t2[t // N], out[t // N, t % N])
     return bad
 
 
@@ -311,12 +376,14 @@ def _soft_cols(x, tau, out):
     """``out[a, :, b]`` = the soft threshold of ``x[a, :, b]`` at ``tau[a, b]`` (``< 0``:
     copy), streaming whole rows ``x[a, i, :]``."""
     A, N, B = x.shape
+    tk = np.empty((A, B))
+    for a in range(A):
+        for k in range(B):
+            tk[a, k] = tau[a, k] if tau[a, k] > 0.0 else 0.0
     for t in prange(A * N):
         a = t // N
         i = t % N
-        keep = tau[a] < 0.0
-        kp = keep if keep.any() else None
-        _segment_soft(x[a, i], tau[a], kp, out[a, i])
+        _soft_segment(x[a, i], tk[a], out[a, i])
 
 
 l1_cols_serial, l1_cols_parallel = _twins(_l1_cols)
