@@ -34,12 +34,13 @@ projections onto the l1-ball, ICML 2008.  [CON] L. Condat, Math. Prog. 158 (2016
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
-from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
+from .._core.config import JIT_OPTIONS
+from .compile import serial_and_parallel
+from .grouped import chunk_of
+from .vector import _filter
 
 _BLOCK = 32  # balls of the cols layout processed together by the l2 / linf kernels
 _CAP = 128  # candidates kept per ball of the cols layout (then compacted)
@@ -50,16 +51,6 @@ _SHRINK = 1.0 - 8 * _EPS  # lowers a positive bound below the rounding of its di
 _TINY_SQ = 1e-280
 
 
-def _twins(f):
-    """``(serial, parallel)`` dispatchers compiled from the one Python function ``f``.
-
-    The parallel twin is a copy of ``f`` with its own qualified name, so the two compiled
-    versions are cached in separate files."""
-    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_parallel", f.__defaults__, f.__closure__)
-    g.__qualname__ = f.__qualname__ + "_parallel"
-    g.__doc__ = f.__doc__
-    return njit(**JIT_OPTIONS)(f), njit(**PARALLEL_OPTIONS)(g)
-
 
 # --------------------------------------------------------------------------- l1 threshold
 @njit(**JIT_OPTIONS)
@@ -67,25 +58,10 @@ def _tau_of(buf, cnt, r, lo):
     """The threshold of a ball whose active entries are all in ``buf[:cnt]``, given a lower
     bound ``lo`` of it (``r > 0``, and ``buf`` holds an entry above ``lo`` that is
     active); ``buf`` is reordered."""
-    k = 0
-    s = 0.0
-    for i in range(cnt):
-        a = buf[i]
-        keep = a > lo
-        buf[k] = a
-        k += keep
-        s += a if keep else 0.0
-    cnt = k
+    cnt, s = _filter(buf, cnt, lo)
     for _ in range(_MAX_PASSES):
         tau = (s - r) / cnt
-        k = 0
-        s2 = 0.0
-        for i in range(cnt):
-            a = buf[i]
-            keep = a > tau
-            buf[k] = a
-            k += keep
-            s2 += a if keep else 0.0
+        k, s2 = _filter(buf, cnt, tau)
         if k == cnt or k == 0:  # the active set: tau is (its sum - r) / its count
             return tau
         cnt = k
@@ -225,8 +201,8 @@ def _soft_rows(x, tau, out):
             _row_soft(x, g, tau[g], out)
 
 
-l1_rows_serial, l1_rows_parallel = _twins(_l1_rows)
-soft_rows_serial, soft_rows_parallel = _twins(_soft_rows)
+l1_rows_serial, l1_rows_parallel = serial_and_parallel(_l1_rows)
+soft_rows_serial, soft_rows_parallel = serial_and_parallel(_soft_rows)
 
 
 # --------------------------------------------------------------------------- l1, cols layout
@@ -344,9 +320,7 @@ def _l1_cols(x, r, tau, out, write):
     cap = min(N + 1, _CAP)
     bad = 0
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * W
-        b1 = min(B, b0 + W)
+        a, b0, b1 = chunk_of(t, nb, W, B)
         w = b1 - b0
         tk = np.empty(w)
         rk = np.empty(w)
@@ -386,8 +360,8 @@ def _soft_cols(x, tau, out):
         _soft_segment(x[a, i], tk[a], out[a, i])
 
 
-l1_cols_serial, l1_cols_parallel = _twins(_l1_cols)
-soft_cols_serial, soft_cols_parallel = _twins(_soft_cols)
+l1_cols_serial, l1_cols_parallel = serial_and_parallel(_l1_cols)
+soft_cols_serial, soft_cols_parallel = serial_and_parallel(_soft_cols)
 
 
 # --------------------------------------------------------------------------- l2 and linf
@@ -456,9 +430,7 @@ def _l2linf_cols(x, q, r, f):
     nb = (B + _BLOCK - 1) // _BLOCK
     bad = 0
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * _BLOCK
-        b1 = min(B, b0 + _BLOCK)
+        a, b0, b1 = chunk_of(t, nb, _BLOCK, B)
         w = b1 - b0
         s = np.zeros(w)
         m = np.zeros(w)
@@ -493,9 +465,7 @@ def _apply_cols(x, q, f, out):
     A, N, B = x.shape
     nb = (B + _BLOCK - 1) // _BLOCK
     for t in prange(A * nb):
-        a = t // nb
-        b0 = (t % nb) * _BLOCK
-        b1 = min(B, b0 + _BLOCK)
+        a, b0, b1 = chunk_of(t, nb, _BLOCK, B)
         w = b1 - b0
         fk = f[a, b0:b1]
         for i in range(N):
@@ -508,7 +478,7 @@ def _apply_cols(x, q, f, out):
                     out[a, i, b0 + k] = v if fv < 0.0 else v * fv
 
 
-l2linf_rows_serial, l2linf_rows_parallel = _twins(_l2linf_rows)
-apply_rows_serial, apply_rows_parallel = _twins(_apply_rows)
-l2linf_cols_serial, l2linf_cols_parallel = _twins(_l2linf_cols)
-apply_cols_serial, apply_cols_parallel = _twins(_apply_cols)
+l2linf_rows_serial, l2linf_rows_parallel = serial_and_parallel(_l2linf_rows)
+apply_rows_serial, apply_rows_parallel = serial_and_parallel(_apply_rows)
+l2linf_cols_serial, l2linf_cols_parallel = serial_and_parallel(_l2linf_cols)
+apply_cols_serial, apply_cols_parallel = serial_and_parallel(_apply_cols)
