@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "machine_info",
     "machine_line",
+    "print_machine",
     "tables",
     "print_tables",
     "write_json",
@@ -130,6 +131,14 @@ def machine_line(info: dict) -> str:
     if info.get("cuda_device"):
         parts.append(f"GPU {info['cuda_device']}")
     return "; ".join(parts)
+
+
+def print_machine() -> dict:
+    """Print ``machine: <machine_line>`` (the header of the benchmark scripts) and return
+    the :func:`machine_info` it describes."""
+    info = machine_info()
+    print("machine: " + machine_line(info))
+    return info
 
 
 # --------------------------------------------------------------------------- formatting
