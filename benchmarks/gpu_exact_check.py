@@ -11,6 +11,9 @@ Run it on a CUDA machine::
 Without a CUDA device (and without ``--device cpu``) it says so and exits 0.  Exit status 1
 when a device result differs from the CPU result beyond the tolerance.
 
+It reads the steps of the torch-operations solver (Newton steps, host reads), so it calls
+that backend directly and stays a script beside :mod:`multiproj.bench.gpu`.
+
 Part 1: for normal, uniform U[0,1) and integer (ties) data, float32 and float64, groups =
 columns and rows, radii from 1e-6 to 0.9 of the norm, the device result is compared with
 ``multiproj.project`` on the CPU copy (max |diff| / max |y|; tolerance 1e-6 in float32,
@@ -25,13 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
-import numpy as np
 import torch
 
 import multiproj
 from multiproj._torch import exact as _torch_exact
+from multiproj.bench.gpu import device_timer
+from multiproj.bench.report import machine_info
 
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
 
@@ -72,33 +75,9 @@ def check(device: str, shape) -> bool:
     return ok_all
 
 
-def _timer(device: str):
-    def run(fn, repeat):
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times = []
-        for _ in range(repeat):
-            if device == "cuda":
-                a = torch.cuda.Event(enable_timing=True)
-                b = torch.cuda.Event(enable_timing=True)
-                a.record()
-                fn()
-                b.record()
-                b.synchronize()
-                times.append(a.elapsed_time(b) / 1e3)
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-        return float(np.median(times))
-
-    return run
-
-
 def timing(device: str, shape, repeat: int) -> dict:
     print(f"\n2. time on {device}: {shape[0]} x {shape[1]} float32, median of {repeat}")
-    timer = _timer(device)
+    timer = device_timer(device)
     gen = torch.Generator(device=device).manual_seed(1)
     U = torch.rand(shape, generator=gen, device=device, dtype=torch.float32)
     Z = torch.randn(shape, generator=gen, device=device, dtype=torch.float32)
@@ -141,7 +120,7 @@ def main(argv=None) -> int:
         return 0
     shape = tuple(int(s) for s in args.shape.lower().split("x"))
     cshape = tuple(int(s) for s in args.check_shape.lower().split("x"))
-    info = {"torch": torch.__version__, "multiproj": multiproj.__version__}
+    info = machine_info()
     if args.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda

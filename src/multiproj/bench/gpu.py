@@ -104,7 +104,9 @@ def check_results(device: str) -> tuple[list[dict], bool]:
     return rows, ok_all
 
 
-def _timer(device: str):
+def device_timer(device: str):
+    """``run(fn, repeat)``: the median seconds of ``repeat`` calls of ``fn`` after one
+    warm-up call, timed by CUDA events on ``"cuda"`` and by the wall clock otherwise."""
     if device == "cuda":
 
         def run(fn, repeat):
@@ -137,7 +139,7 @@ def _timer(device: str):
 
 def time_projection(device: str, shape, repeat: int) -> dict:
     print(f"\n2. time on {device}: {shape[0]} x {shape[1]} float32, median of {repeat}")
-    timer = _timer(device)
+    timer = device_timer(device)
     gen = torch.Generator(device=device).manual_seed(1)
     Y = torch.rand(shape, generator=gen, device=device, dtype=torch.float32)
     dst = torch.empty_like(Y)
