@@ -25,7 +25,7 @@ from multiproj._cpu import multilevel as backend
 from multiproj._cpu.groups import finite_group_norms, outer_l1
 from multiproj._cpu.layout import to_keepdims
 from multiproj.bench.baselines import median_time
-from multiproj.bench.multilevel import main
+from multiproj.bench import multilevel
 from multiproj.bench.suite import tensor_shape
 
 
@@ -90,5 +90,9 @@ def bench_levels(Y, log2_size, threads, repeats, order):
     return rows
 
 
+def main(argv=None) -> int:
+    return multilevel.main(argv, per_pass=bench_levels)
+
+
 if __name__ == "__main__":
-    sys.exit(main(per_pass=bench_levels))
+    sys.exit(main())

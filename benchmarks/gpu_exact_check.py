@@ -25,16 +25,13 @@ normal data at 0.1 of the norm, and the sort alone (its main cost).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import torch
 
 import multiproj
 from multiproj._torch import exact as _torch_exact
-from multiproj.bench.gpu import device_timer
-from multiproj.bench.report import machine_info
+from multiproj.bench.gpu import device_machine, device_parser, device_timer, finish, parse_shape
 
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
 
@@ -106,33 +103,16 @@ def timing(device: str, shape, repeat: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Exact l1,inf on a device: check against the CPU and time.")
-    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
-                   help="cuda (default); cpu = dry run of the torch-operations solver on CPU tensors")
-    p.add_argument("--shape", default="4096x16384", help="timed matrix, ROWSxCOLS")
+    p = device_parser("Exact l1,inf on a device: check against the CPU and time.", "4096x16384", 10,
+                      "the torch-operations solver")
     p.add_argument("--check-shape", default="512x2048", help="checked matrices, ROWSxCOLS")
-    p.add_argument("--repeat", type=int, default=10)
-    p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_exact_check: no CUDA device on this machine (torch.cuda.is_available() is "
-              "False); nothing to check. Use --device cpu for a dry run.")
+    info = device_machine(args.device, "gpu_exact_check")
+    if info is None:
         return 0
-    shape = tuple(int(s) for s in args.shape.lower().split("x"))
-    cshape = tuple(int(s) for s in args.check_shape.lower().split("x"))
-    info = machine_info()
-    if args.device == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["cuda"] = torch.version.cuda
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    ok = check(args.device, cshape)
-    tim = timing(args.device, shape, args.repeat)
-    print("\nall results within tolerance" if ok else "\nSOME RESULTS DIFFER (see FAIL above)")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"machine": info, "timing": tim, "ok": ok}, fh, indent=2)
-    return 0 if ok else 1
-
+    ok = check(args.device, parse_shape(args.check_shape))
+    tim = timing(args.device, parse_shape(args.shape), args.repeat)
+    return finish(ok, args.json, {"machine": info, "timing": tim})
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 import numpy as np
@@ -172,29 +171,52 @@ def time_projection(device: str, shape, repeat: int) -> dict:
     return res
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="CUDA vs CPU check and bi-level timing.")
+def device_parser(description: str, shape: str, repeat: int, dry_run: str) -> argparse.ArgumentParser:
+    """The options of the device checks: ``--device``, ``--shape``, ``--repeat``, ``--json``."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
-                   help="cuda (default); cpu = dry run of the device code path on CPU tensors")
-    p.add_argument("--shape", default="8192x65536", help="timed matrix, ROWSxCOLS")
-    p.add_argument("--repeat", type=int, default=20)
+                   help=f"cuda (default); cpu = dry run of {dry_run} on CPU tensors")
+    p.add_argument("--shape", default=shape, help="timed matrix, ROWSxCOLS")
+    p.add_argument("--repeat", type=int, default=repeat)
     p.add_argument("--json", help="write the figures to this file")
-    args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_check: no CUDA device on this machine (torch.cuda.is_available() is False); "
-              "nothing to check. Use --device cpu for a dry run of the device code path.")
-        return 0
-    shape = tuple(int(s) for s in args.shape.lower().split("x"))
+    return p
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"ROWSxCOLS"`` as a tuple of ints."""
+    return tuple(int(s) for s in text.lower().split("x"))
+
+
+def device_machine(device: str, script: str) -> dict | None:
+    """:func:`multiproj.bench.report.machine_info` with the GPU and CUDA version, printed;
+    ``None`` (after saying so) when ``device`` is ``"cuda"`` and there is no CUDA device."""
+    if device == "cuda" and not torch.cuda.is_available():
+        print(f"{script}: no CUDA device on this machine (torch.cuda.is_available() is False); "
+              "nothing to check. Use --device cpu for a dry run.")
+        return None
     info = machine_info()
-    if args.device == "cuda":
+    if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    rows, ok = check_results(args.device)
-    timing = time_projection(args.device, shape, args.repeat)
+    return info
+
+
+def finish(ok: bool, json_path: str | None, doc: dict) -> int:
+    """Print the verdict, write ``doc`` (with ``ok``) as JSON when asked; the exit status."""
     print("\nall results within tolerance" if ok else "\nSOME RESULTS DIFFER (see FAIL above)")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"machine": info, "checks": rows, "timing": timing, "ok": ok}, fh, indent=2)
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump({**doc, "ok": ok}, fh, indent=2)
     return 0 if ok else 1
 
+
+def main(argv=None) -> int:
+    args = device_parser("CUDA vs CPU check and bi-level timing.", "8192x65536", 20,
+                         "the device code path").parse_args(argv)
+    info = device_machine(args.device, "gpu_check")
+    if info is None:
+        return 0
+    rows, ok = check_results(args.device)
+    timing = time_projection(args.device, parse_shape(args.shape), args.repeat)
+    return finish(ok, args.json, {"machine": info, "checks": rows, "timing": timing})
