@@ -24,9 +24,8 @@ from multiproj._core.threads import SERIAL_BELOW, serial_if_small
 from multiproj._cpu import multilevel as backend
 from multiproj._cpu.groups import finite_group_norms, outer_l1
 from multiproj._cpu.layout import to_keepdims
-from multiproj.bench.baselines import median_time
 from multiproj.bench import multilevel
-from multiproj.bench.suite import tensor_shape
+from multiproj.bench.baselines import median_time, tensor_shape
 
 
 def stage_label(st, levels, k) -> str:

@@ -36,6 +36,42 @@ CASES = [("l1,inf", "bilevel"), ("l1,inf", "exact"), ("l1", "exact")]
 EXTRA = [("l1,2", "bilevel"), ("l1,1", "bilevel"), ("linf", "exact"), ("l2", "exact")]
 
 
+def measure(y, g, ball: str, method: str, fraction: float, repeat: int,
+            clock=time.perf_counter) -> tuple[float, float, float]:
+    """Median seconds of ``fwd`` (``project`` of ``y``, no grad), ``fwd+grad`` (the same
+    call on a copy that requires grad) and ``bwd`` (``out.backward(g)``), groups = the
+    columns (``axis=0``) at a radius of ``fraction`` times the norm; the three calls take
+    turns, after two warm-up turns."""
+    yg = y.clone().requires_grad_()
+    r = fraction * multiproj.norm(y, ball, axis=0)
+    kw = dict(method=method, axis=0)
+    t_f, t_fg, t_b = [], [], []
+    for i in range(repeat + 2):  # two warm-up turns
+        t0 = clock()
+        multiproj.project(y, r, ball, **kw)
+        t1 = clock()
+        out = multiproj.project(yg, r, ball, **kw)
+        t2 = clock()
+        out.backward(g)
+        t3 = clock()
+        yg.grad = None
+        del out
+        if i >= 2:
+            t_f.append(t1 - t0)
+            t_fg.append(t2 - t1)
+            t_b.append(t3 - t2)
+    f, fg, b = (float(np.median(t)) for t in (t_f, t_fg, t_b))
+    return f, fg, b
+
+
+def data(shape, seed: int = 0):
+    """The float64 tensor ``y`` and the output gradient ``g`` (normal, ``seed``)."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randn(tuple(shape), dtype=torch.float64, generator=gen)
+    g = torch.randn(tuple(shape), dtype=torch.float64, generator=gen)
+    return y, g
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shape", type=int, nargs=2, default=(1000, 10000))
@@ -50,31 +86,10 @@ def main(argv=None) -> int:
     print_machine()
     print(f"shape {tuple(args.shape)} float64, 1 thread, {args.repeat} repeats, "
           f"{'CPU' if args.cpu_time else 'wall'} clock, radius = {args.fraction} x norm")
-    gen = torch.Generator().manual_seed(0)
-    y = torch.randn(tuple(args.shape), dtype=torch.float64, generator=gen)
-    g = torch.randn(tuple(args.shape), dtype=torch.float64, generator=gen)
-    yg = y.clone().requires_grad_()
+    y, g = data(args.shape)
     print(f"{'ball':8s} {'method':8s} {'fwd ms':>8s} {'fwd+grad':>9s} {'bwd ms':>8s} "
           f"{'bwd/fwd':>8s} {'fwdg/fwd':>9s}")
     for ball, method in CASES + (EXTRA if args.extra else []):
-        r = args.fraction * multiproj.norm(y, ball, axis=0)
-        kw = dict(method=method, axis=0)
-        t_f, t_fg, t_b = [], [], []
-        for i in range(args.repeat + 2):  # two warm-up turns
-            t0 = clock()
-            multiproj.project(y, r, ball, **kw)
-            t1 = clock()
-            out = multiproj.project(yg, r, ball, **kw)
-            t2 = clock()
-            out.backward(g)
-            t3 = clock()
-            yg.grad = None
-            del out
-            if i >= 2:
-                t_f.append(t1 - t0)
-                t_fg.append(t2 - t1)
-                t_b.append(t3 - t2)
-        f, fg, b = (float(np.median(t)) * 1e3 for t in (t_f, t_fg, t_b))
+        f, fg, b = (1e3 * t for t in measure(y, g, ball, method, args.fraction, args.repeat, clock))
         print(f"{ball:8s} {method:8s} {f:8.1f} {fg:9.1f} {b:8.1f} {b / f:8.2f} {fg / f:9.2f}")
     return 0
-

@@ -8,7 +8,8 @@ library's projections, the radii that give a chosen sparsity, and a median timer
   the groups; :func:`radius_zeroing_exact`: the same for the exact l1,inf projection (both
   through :func:`multiproj.radius_for`);
 * :func:`median_time`: median wall time of repeated calls after a warm-up;
-  :func:`interleaved_times`: two functions timed in turns (same machine load for both).
+  :func:`interleaved_times`: two functions timed in turns (same machine load for both);
+* :func:`tensor_shape`: the shape of ``2**L`` entries as a tensor of a given order.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "radius_zeroing_exact",
     "median_time",
     "interleaved_times",
+    "tensor_shape",
 ]
 
 
@@ -136,3 +138,10 @@ def interleaved_times(fn: Callable[[], object], ref: Callable[[], object], repea
         tf.append(t2 - t1)
     a, b = np.array(tf), np.array(tr)
     return float(np.median(a)), float(np.median(b)), float(np.median(a / b))
+
+
+def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
+    """Shape of ``order`` axes of sizes powers of two whose product is ``2**log2_size``,
+    as equal as possible (larger axes first)."""
+    q, r = divmod(log2_size, order)
+    return tuple(2 ** (q + (1 if i < r else 0)) for i in range(order))

@@ -31,9 +31,8 @@ from numba import njit, prange
 import multiproj
 
 from .._core.config import PARALLEL_OPTIONS
-from .baselines import interleaved_times, median_time
+from .baselines import interleaved_times, median_time, tensor_shape
 from .report import print_machine
-from .suite import tensor_shape as _pow2_shape
 
 ORDERS = (2, 3, 4, 6)
 
@@ -83,14 +82,14 @@ def ball_name(family: str, k: int) -> str:
     return "l1," + ",".join(inner)
 
 
-def bench_orders(Y, log2_size, threads, repeats, rounds, families):
+def bench_orders(Y, log2_size, threads, repeats, rounds, families, orders=ORDERS, verbose=True):
     """Each round times every (order, radius, threads) case once; a row reports the
     median over the rounds of the time and of the ratio to the copy, and the range of the
     ratio (the load of a shared machine drifts over minutes, not only between calls)."""
     cases = []
     for family in families:
-        for k in ORDERS:
-            y = Y.reshape(_pow2_shape(log2_size, k))
+        for k in orders:
+            y = Y.reshape(tensor_shape(log2_size, k))
             ball = ball_name(family, k)
             full = multiproj.norm(y, ball, levels=tuple(range(k)))
             for label, radius in (("1", 1.0), ("norm/2", 0.5 * full)):
@@ -105,7 +104,8 @@ def bench_orders(Y, log2_size, threads, repeats, rounds, families):
                         lambda: y.copy(),
                         repeats,
                     ))
-        print(f"round {rnd + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", flush=True)
+        if verbose:
+            print(f"round {rnd + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", flush=True)
     rows = []
     for k, y, ball, label, radius in cases:
         row = {"order": k, "shape": "x".join(map(str, y.shape)), "eta": label, "ball": ball}

@@ -229,6 +229,16 @@ _ROW_TABLES = (
         ("bound", lambda r: _g(r["bound"], 2)),
         ("within", lambda r: _yes_no(None if r["ratio"] is None else r["ratio"] <= r["bound"])),
     )),
+    ("autograd", "autograd: median time of the forward call, of the forward call recording the graph and "
+                 "of the backward (1 thread, groups = columns)", (
+        ("shape", lambda r: r.get("shape", "")),
+        ("method ball", lambda r: _label(r) if "method" in r else _note(r)),
+        ("fwd", lambda r: _ms(r.get("fwd_ms"))),
+        ("fwd+grad", lambda r: _ms(r.get("fwd_grad_ms"))),
+        ("bwd", lambda r: _ms(r.get("bwd_ms"))),
+        ("bwd / fwd", lambda r: _x(r.get("bwd_vs_fwd"))),
+        ("fwd+grad / fwd", lambda r: _x(r.get("fwd_grad_vs_fwd"))),
+    )),
     ("firstcall", "firstcall: first call of a 1000 x 1000 matrix, empty Numba cache (compilation)", (
         ("method ball", _label),
         ("wall", lambda r: f"{r['wall_s']:.2f} s"),
@@ -259,6 +269,8 @@ def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
          lambda r: f"{r['shape']} {_label(r)}", "speedup"),
         ("tensors", "tensors: median time (ratio to a copy of the tensor)", "tensor method ball",
          lambda r: f"order {r['order']} {r['shape']} {_label(r)}", "ratio"),
+        ("multilevel", "multilevel: median time (median ratio to Y.copy(), calls in turns)", "ball shape eta",
+         lambda r: f"{r['ball']} {r['shape']} eta={r['eta']}", "ratio"),
     ):
         rows = results.get(bench) or []
         if rows:
