@@ -11,6 +11,9 @@ Run it on a CUDA machine::
 Without a CUDA device (and without ``--device cpu``) it says so and exits 0.  Exit status 1
 when a device result differs from the CPU result beyond the tolerance.
 
+It reads the steps of the torch-operations solver (Newton steps, host reads), so it calls
+that backend directly and stays a script beside :mod:`multiproj.bench.gpu`.
+
 Part 1: for normal, uniform U[0,1) and integer (ties) data, float32 and float64, groups =
 columns and rows, radii from 1e-6 to 0.9 of the norm, the device result is compared with
 ``multiproj.project`` on the CPU copy (max |diff| / max |y|; tolerance 1e-6 in float32,
@@ -22,16 +25,13 @@ normal data at 0.1 of the norm, and the sort alone (its main cost).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 
-import numpy as np
 import torch
 
 import multiproj
 from multiproj._torch import exact as _torch_exact
+from multiproj.bench.gpu import device_machine, device_parser, device_timer, finish, parse_shape
 
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
 
@@ -72,33 +72,9 @@ def check(device: str, shape) -> bool:
     return ok_all
 
 
-def _timer(device: str):
-    def run(fn, repeat):
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times = []
-        for _ in range(repeat):
-            if device == "cuda":
-                a = torch.cuda.Event(enable_timing=True)
-                b = torch.cuda.Event(enable_timing=True)
-                a.record()
-                fn()
-                b.record()
-                b.synchronize()
-                times.append(a.elapsed_time(b) / 1e3)
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-        return float(np.median(times))
-
-    return run
-
-
 def timing(device: str, shape, repeat: int) -> dict:
     print(f"\n2. time on {device}: {shape[0]} x {shape[1]} float32, median of {repeat}")
-    timer = _timer(device)
+    timer = device_timer(device)
     gen = torch.Generator(device=device).manual_seed(1)
     U = torch.rand(shape, generator=gen, device=device, dtype=torch.float32)
     Z = torch.randn(shape, generator=gen, device=device, dtype=torch.float32)
@@ -127,33 +103,16 @@ def timing(device: str, shape, repeat: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Exact l1,inf on a device: check against the CPU and time.")
-    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
-                   help="cuda (default); cpu = dry run of the torch-operations solver on CPU tensors")
-    p.add_argument("--shape", default="4096x16384", help="timed matrix, ROWSxCOLS")
+    p = device_parser("Exact l1,inf on a device: check against the CPU and time.", "4096x16384", 10,
+                      "the torch-operations solver")
     p.add_argument("--check-shape", default="512x2048", help="checked matrices, ROWSxCOLS")
-    p.add_argument("--repeat", type=int, default=10)
-    p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_exact_check: no CUDA device on this machine (torch.cuda.is_available() is "
-              "False); nothing to check. Use --device cpu for a dry run.")
+    info = device_machine(args.device, "gpu_exact_check")
+    if info is None:
         return 0
-    shape = tuple(int(s) for s in args.shape.lower().split("x"))
-    cshape = tuple(int(s) for s in args.check_shape.lower().split("x"))
-    info = {"torch": torch.__version__, "multiproj": multiproj.__version__}
-    if args.device == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["cuda"] = torch.version.cuda
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    ok = check(args.device, cshape)
-    tim = timing(args.device, shape, args.repeat)
-    print("\nall results within tolerance" if ok else "\nSOME RESULTS DIFFER (see FAIL above)")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"machine": info, "timing": tim, "ok": ok}, fh, indent=2)
-    return 0 if ok else 1
-
+    ok = check(args.device, parse_shape(args.check_shape))
+    tim = timing(args.device, parse_shape(args.shape), args.repeat)
+    return finish(ok, args.json, {"machine": info, "timing": tim})
 
 if __name__ == "__main__":
     sys.exit(main())

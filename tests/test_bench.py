@@ -33,6 +33,9 @@ TINY = suite.Config(
     sparsity_fractions=(0.05, 0.5),
     torch_shape=(20, 30),
     torch_dtypes=("float32",),
+    autograd_shape=(20, 30),
+    multilevel_log2=8,
+    multilevel_orders=(2, 4),
 )
 
 PNG = {
@@ -41,6 +44,8 @@ PNG = {
     "tensors": ["tensors.png"],
     "sparsity": ["sparsity.png", "identity.png"],
     "torch": ["torch.png"],
+    "autograd": [],
+    "multilevel": [],
 }
 
 
@@ -61,7 +66,7 @@ def test_registry_lists_every_benchmark():
 
 @pytest.mark.parametrize("name", [n for n in BENCH_NAMES if n not in ("targets", "contention", "firstcall")])
 def test_each_benchmark_writes_json_csv_png(name, tmp_path):
-    if name == "torch":
+    if name in ("torch", "autograd"):
         pytest.importorskip("torch")
     results = suite.run_benchmarks([name], TINY)
     rows = results[name]

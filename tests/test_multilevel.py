@@ -346,7 +346,7 @@ def test_benchmark_script_runs(capsys):
     spec = importlib.util.spec_from_file_location("bench_multilevel", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.tensor_shape(24, 6) == (16,) * 6 and mod.tensor_shape(10, 3) == (10, 10, 10)
+    assert mod.tensor_shape(24, 6) == (16,) * 6 and mod.tensor_shape(10, 3) == (16, 8, 8)
     assert mod.main(["--log2-size", "12", "--repeats", "1", "--rounds", "1", "--threads", "1",
                      "--levels-order", "4"]) == 0
     text = capsys.readouterr().out

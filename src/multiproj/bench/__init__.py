@@ -7,7 +7,12 @@ without a second list of names.  matplotlib and rich are imported only when a re
 them.
 
 Sub-benchmarks (see :mod:`multiproj.bench.suite`): ``sizes``, ``threads``, ``tensors``,
-``sparsity``, ``torch``.
+``sparsity``, ``torch``, ``targets``, ``contention``, ``firstcall``, ``autograd``,
+``multilevel``.  The scripts under ``benchmarks/`` call these, or ``main`` of the modules
+:mod:`~multiproj.bench.core`, :mod:`~multiproj.bench.l1inf`, :mod:`~multiproj.bench.multilevel`,
+:mod:`~multiproj.bench.torch_path`, :mod:`~multiproj.bench.autograd`,
+:mod:`~multiproj.bench.training`, :mod:`~multiproj.bench.distributed`,
+:mod:`~multiproj.bench.gpu` and :mod:`~multiproj.bench.sae_compare`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ library's projections, the radii that give a chosen sparsity, and a median timer
 * :func:`radius_zeroing`: the radius at which the bi-level projection zeroes a fraction of
   the groups; :func:`radius_zeroing_exact`: the same for the exact l1,inf projection (both
   through :func:`multiproj.radius_for`);
-* :func:`median_time`: median wall time of repeated calls after a warm-up.
+* :func:`median_time`: median wall time of repeated calls after a warm-up;
+  :func:`interleaved_times`: two functions timed in turns (same machine load for both);
+* :func:`tensor_shape`: the shape of ``2**L`` entries as a tensor of a given order.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = [
     "radius_zeroing",
     "radius_zeroing_exact",
     "median_time",
+    "interleaved_times",
+    "tensor_shape",
 ]
 
 
@@ -112,3 +116,32 @@ def median_time(fn: Callable[[], object], repeat: int = 15, warmup: int = 2,
         fn()
         times.append(clock() - t0)
     return float(np.median(times))
+
+
+def interleaved_times(fn: Callable[[], object], ref: Callable[[], object], repeats: int, warmup: int = 2,
+                      clock: Callable[[], float] = time.perf_counter) -> tuple[float, float, float]:
+    """``(median time of fn, median time of ref, median of the per-turn ratios fn / ref)``
+    in seconds, ``ref`` then ``fn`` at each of ``repeats`` turns after ``warmup`` untimed
+    turns: on a shared machine the load drifts, and alternating keeps both measurements
+    under the same conditions."""
+    for _ in range(warmup):
+        fn()
+        ref()
+    tf, tr = [], []
+    for _ in range(repeats):
+        t0 = clock()
+        ref()
+        t1 = clock()
+        fn()
+        t2 = clock()
+        tr.append(t1 - t0)
+        tf.append(t2 - t1)
+    a, b = np.array(tf), np.array(tr)
+    return float(np.median(a)), float(np.median(b)), float(np.median(a / b))
+
+
+def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
+    """Shape of ``order`` axes of sizes powers of two whose product is ``2**log2_size``,
+    as equal as possible (larger axes first)."""
+    q, r = divmod(log2_size, order)
+    return tuple(2 ** (q + (1 if i < r else 0)) for i in range(order))

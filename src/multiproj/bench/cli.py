@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-BENCH_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch", "targets", "contention", "firstcall")
+BENCH_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch", "targets", "contention", "firstcall",
+               "autograd", "multilevel")
 # run when no name is given ('contention' starts busy processes, 'firstcall' compiles
-# everything again: only on request)
+# everything again, 'autograd' needs torch, 'multilevel' repeats 'tensors' at more radii
+# and balls: only on request)
 DEFAULT_NAMES = ("sizes", "threads", "tensors", "sparsity", "torch", "targets")
 
 
@@ -33,7 +35,7 @@ def add_parser(sub: Any) -> None:
         "benchmarks",
         nargs="*",
         metavar="NAME",
-        help=f"sub-benchmarks to run, among {', '.join(BENCH_NAMES)} (default: all but contention and firstcall)",
+        help=f"sub-benchmarks to run, among {', '.join(BENCH_NAMES)} (default: all but contention, firstcall, autograd and multilevel)",
     )
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under a minute)")
     p.add_argument("--repeats", type=int, default=None,

@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "machine_info",
     "machine_line",
+    "print_machine",
     "tables",
     "print_tables",
     "write_json",
@@ -132,6 +133,14 @@ def machine_line(info: dict) -> str:
     return "; ".join(parts)
 
 
+def print_machine() -> dict:
+    """Print ``machine: <machine_line>`` (the header of the benchmark scripts) and return
+    the :func:`machine_info` it describes."""
+    info = machine_info()
+    print("machine: " + machine_line(info))
+    return info
+
+
 # --------------------------------------------------------------------------- formatting
 def _ms(x) -> str:
     if x is None:
@@ -176,6 +185,69 @@ def _pivot(rows, key_fn, col_fn, cell_fn):
     return keys, cols, cells
 
 
+def _yes_no(flag) -> str:
+    return "" if flag is None else ("yes" if flag else "no")
+
+
+# The tables with one line per row: (sub-benchmark, title or title(rows), ((header, cell(row)), ...)).
+_ROW_TABLES = (
+    ("sparsity", "sparsity: radius sweep (norms in the ball's norm, l1,inf; groups = columns)", (
+        ("data", lambda r: r["data"]),
+        ("radius / ||Y||", lambda r: f"{r['radius_fraction']:.1%}"),
+        ("method ball", _label),
+        ("zero groups", lambda r: _pct(r["zero_groups"]) if r["zero_groups"] is not None else _note(r)),
+        ("||Y-P||_F/||Y||_F", lambda r: _g(r["rel_dist_fro"])),
+        ("||Y-P||/||Y||", lambda r: _g(r["residual_norm"])),
+        ("||P||/||Y||", lambda r: _g(r["projection_norm"])),
+        ("identity error", lambda r: _g(r["identity_error"], 2)),
+    )),
+    ("torch", "torch: median time on tensors (ratio to tensor.clone(); vs the NumPy call)", (
+        ("device dtype", lambda r: f"{r.get('device', '')} {r.get('dtype', '')}"),
+        ("method ball", lambda r: _label(r) if "method" in r else ""),
+        ("torch", lambda r: _note(r) if r.get("time_ms") is None else _ms(r["time_ms"])),
+        ("x clone", lambda r: _x(r.get("ratio"))),
+        ("numpy", lambda r: _ms(r.get("numpy_ms"))),
+        ("torch/numpy", lambda r: _x(r.get("vs_numpy"))),
+        ("max |diff|", lambda r: _g(r.get("max_abs_diff"), 2)),
+    )),
+    ("targets", "targets: ratio to Y.copy() (or to the sort) of the same run, against the fastest "
+                "other library's ratio on this machine kind", (
+        ("workload (1 thread)", lambda r: r["workload"]),
+        ("time", lambda r: _note(r) if r["time_ms"] is None else _ms(r["time_ms"])),
+        ("reference", lambda r: _ms(r["copy_ms"])),
+        ("ratio", lambda r: _g(r["ratio"], 3)),
+        ("fastest peer", lambda r: _g(r["peer"], 3)),
+        ("goal (<=)", lambda r: _g(r["target"], 3)),
+        ("met", lambda r: _yes_no(r["met"])),
+    )),
+    ("contention", lambda rows: f"contention: {rows[0]['threads']} threads against 1 (median time, round-robin)", (
+        ("kernel", lambda r: r["kernel"]),
+        ("busy processes", lambda r: str(r["busy"])),
+        ("1 thread", lambda r: _ms(r["t1_ms"])),
+        ("all threads", lambda r: _ms(r["tn_ms"])),
+        ("ratio", lambda r: _g(r["ratio"], 3)),
+        ("bound", lambda r: _g(r["bound"], 2)),
+        ("within", lambda r: _yes_no(None if r["ratio"] is None else r["ratio"] <= r["bound"])),
+    )),
+    ("autograd", "autograd: median time of the forward call, of the forward call recording the graph and "
+                 "of the backward (1 thread, groups = columns)", (
+        ("shape", lambda r: r.get("shape", "")),
+        ("method ball", lambda r: _label(r) if "method" in r else _note(r)),
+        ("fwd", lambda r: _ms(r.get("fwd_ms"))),
+        ("fwd+grad", lambda r: _ms(r.get("fwd_grad_ms"))),
+        ("bwd", lambda r: _ms(r.get("bwd_ms"))),
+        ("bwd / fwd", lambda r: _x(r.get("bwd_vs_fwd"))),
+        ("fwd+grad / fwd", lambda r: _x(r.get("fwd_grad_vs_fwd"))),
+    )),
+    ("firstcall", "firstcall: first call of a 1000 x 1000 matrix, empty Numba cache (compilation)", (
+        ("method ball", _label),
+        ("wall", lambda r: f"{r['wall_s']:.2f} s"),
+        ("CPU", lambda r: f"{r['cpu_s']:.2f} s"),
+        ("goal (wall, <=)", lambda r: f"{r['goal_s']:.0f} s"),
+    )),
+)
+
+
 def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """``(title, header, rows)`` of the console tables, one or more per sub-benchmark."""
     out = []
@@ -197,6 +269,8 @@ def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
          lambda r: f"{r['shape']} {_label(r)}", "speedup"),
         ("tensors", "tensors: median time (ratio to a copy of the tensor)", "tensor method ball",
          lambda r: f"order {r['order']} {r['shape']} {_label(r)}", "ratio"),
+        ("multilevel", "multilevel: median time (median ratio to Y.copy(), calls in turns)", "ball shape eta",
+         lambda r: f"{r['ball']} {r['shape']} eta={r['eta']}", "ratio"),
     ):
         rows = results.get(bench) or []
         if rows:
@@ -208,65 +282,12 @@ def tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             )
             body = [[k] + [cells.get((k, c), "") for c in cols] for k in keys]
             out.append((title, [first] + cols, body))
-    rows = results.get("sparsity") or []
-    if rows:
-        header = ["data", "radius / ||Y||", "method ball", "zero groups", "||Y-P||_F/||Y||_F", "||Y-P||/||Y||", "||P||/||Y||", "identity error"]
-        body = [
-            [
-                r["data"],
-                f"{r['radius_fraction']:.1%}",
-                _label(r),
-                _pct(r["zero_groups"]) if r["zero_groups"] is not None else _note(r),
-                _g(r["rel_dist_fro"]),
-                _g(r["residual_norm"]),
-                _g(r["projection_norm"]),
-                _g(r["identity_error"], 2),
-            ]
-            for r in rows
-        ]
-        out.append(("sparsity: radius sweep (norms in the ball's norm, l1,inf; groups = columns)", header, body))
-    rows = results.get("torch") or []
-    if rows:
-        header = ["device dtype", "method ball", "torch", "x clone", "numpy", "torch/numpy", "max |diff|"]
-        body = [
-            [
-                f"{r.get('device', '')} {r.get('dtype', '')}",
-                _label(r) if "method" in r else "",
-                _note(r) if r.get("time_ms") is None else _ms(r["time_ms"]),
-                _x(r.get("ratio")),
-                _ms(r.get("numpy_ms")),
-                _x(r.get("vs_numpy")),
-                _g(r.get("max_abs_diff"), 2),
-            ]
-            for r in rows
-        ]
-        out.append(("torch: median time on tensors (ratio to tensor.clone(); vs the NumPy call)", header, body))
-    rows = results.get("targets") or []
-    if rows:
-        header = ["workload (1 thread)", "time", "reference", "ratio", "fastest peer", "goal (<=)", "met"]
-        body = [
-            [r["workload"], _note(r) if r["time_ms"] is None else _ms(r["time_ms"]), _ms(r["copy_ms"]),
-             _g(r["ratio"], 3), _g(r["peer"], 3), _g(r["target"], 3),
-             "" if r["met"] is None else ("yes" if r["met"] else "no")]
-            for r in rows
-        ]
-        out.append(("targets: ratio to Y.copy() (or to the sort) of the same run, against the fastest "
-                    "other library's ratio on this machine kind", header, body))
-    rows = results.get("contention") or []
-    if rows:
-        header = ["kernel", "busy processes", "1 thread", "all threads", "ratio", "bound", "within"]
-        body = [
-            [r["kernel"], str(r["busy"]), _ms(r["t1_ms"]), _ms(r["tn_ms"]), _g(r["ratio"], 3), _g(r["bound"], 2),
-             "" if r["ratio"] is None else ("yes" if r["ratio"] <= r["bound"] else "no")]
-            for r in rows
-        ]
-        threads = rows[0]["threads"]
-        out.append((f"contention: {threads} threads against 1 (median time, round-robin)", header, body))
-    rows = results.get("firstcall") or []
-    if rows:
-        header = ["method ball", "wall", "CPU", "goal (wall, <=)"]
-        body = [[_label(r), f"{r['wall_s']:.2f} s", f"{r['cpu_s']:.2f} s", f"{r['goal_s']:.0f} s"] for r in rows]
-        out.append(("firstcall: first call of a 1000 x 1000 matrix, empty Numba cache (compilation)", header, body))
+    for bench, title, columns in _ROW_TABLES:
+        rows = results.get(bench) or []
+        if rows:
+            header = [h for h, _ in columns]
+            body = [[cell(r) for _, cell in columns] for r in rows]
+            out.append((title(rows) if callable(title) else title, header, body))
     return out
 
 

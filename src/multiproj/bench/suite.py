@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .baselines import naive_bilevel_l1inf, radius_zeroing
+from .baselines import naive_bilevel_l1inf, radius_zeroing, tensor_shape
 
 __all__ = [
     "Config",
@@ -43,6 +43,7 @@ __all__ = [
     "method_ball_pairs",
     "naive_bilevel_l1inf",
     "radius_zeroing",
+    "tensor_shape",
     "plan",
     "run_benchmarks",
 ]
@@ -84,6 +85,14 @@ class Config:
     contention_n: int = 1000
     contention_m: tuple[int, ...] = (1000, 4000, 10000)
     contention_tensor: int = 128
+    # autograd: forward, forward recording the graph, backward (1 thread, float64)
+    autograd_shape: tuple[int, int] = (1000, 10000)
+    autograd_fraction: float = 0.1
+    autograd_cases: tuple[tuple[str, str], ...] = (("l1,inf", "bilevel"), ("l1,inf", "exact"), ("l1", "exact"))
+    # multilevel: 2**multilevel_log2 uniform entries as each order, ratio to the copy
+    multilevel_log2: int = 24
+    multilevel_orders: tuple[int, ...] = (2, 3, 4, 6)
+    multilevel_families: tuple[str, ...] = ("inf", "mixed")
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -102,6 +111,8 @@ QUICK = Config(
     torch_dtypes=("float64",),  # float64 only: reuses the kernels compiled by the other parts
     targets_m=(1000, 4000),
     contention_m=(1000, 4000),
+    autograd_shape=(200, 2000),
+    multilevel_log2=18,
 )
 
 
@@ -337,13 +348,6 @@ def _finalize_threads(rows: list[dict]) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- tensors
-def tensor_shape(log2_size: int, order: int) -> tuple[int, ...]:
-    """Shape of ``order`` axes of sizes powers of two whose product is ``2**log2_size``,
-    as equal as possible (larger axes first)."""
-    q, r = divmod(log2_size, order)
-    return tuple(2 ** (q + (1 if i < r else 0)) for i in range(order))
-
-
 def _cases_tensors(cfg: Config) -> list[Case]:
     from .. import max_threads, num_threads
     from .._core.ball import parse_ball
@@ -710,6 +714,58 @@ def _cases_firstcall(cfg: Config) -> list[Case]:
     return [Case(f"first call {m}", lambda m=m: run(m)) for m in FIRST_CALL_GOAL]
 
 
+# --------------------------------------------------------------------------- autograd
+def _cases_autograd(cfg: Config) -> list[Case]:
+    try:
+        import torch
+    except ImportError:
+        return [Case("autograd (torch not installed)", lambda: [{"bench": "autograd", "note": "n/a: torch is not installed"}])]
+    from .. import num_threads
+    from . import autograd
+
+    cache: dict = {}
+
+    def run(ball, method):
+        if "y" not in cache:
+            cache["y"] = autograd.data(cfg.autograd_shape, cfg.seed)
+        y, g = cache["y"]
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with num_threads(1):
+                f, fg, b = autograd.measure(y, g, ball, method, cfg.autograd_fraction, cfg.repeats)
+        finally:
+            torch.set_num_threads(before)
+        return [{"bench": "autograd", "shape": _shape_str(y.shape), "dtype": "float64", "method": method,
+                 "ball": ball, "fraction": cfg.autograd_fraction, "threads": 1, "fwd_ms": 1e3 * f,
+                 "fwd_grad_ms": 1e3 * fg, "bwd_ms": 1e3 * b, "bwd_vs_fwd": b / f, "fwd_grad_vs_fwd": fg / f}]
+
+    return [Case(f"autograd {m} {b}", lambda b=b, m=m: run(b, m)) for b, m in cfg.autograd_cases]
+
+
+# --------------------------------------------------------------------------- multilevel
+def _cases_multilevel(cfg: Config) -> list[Case]:
+    from .. import max_threads
+    from . import multilevel
+
+    threads = sorted({1, max_threads()})
+
+    def run(family, k):
+        y = np.random.default_rng(cfg.seed).random(1 << cfg.multilevel_log2)
+        rows = []
+        for r in multilevel.bench_orders(y, cfg.multilevel_log2, threads, cfg.repeats, 1, (family,), (k,),
+                                          verbose=False):
+            for n in threads:
+                t, c, ratio, _, _ = r[n]
+                rows.append({"bench": "multilevel", "order": k, "shape": r["shape"], "method": "multilevel",
+                             "ball": r["ball"], "eta": r["eta"], "threads": n, "time_ms": 1e3 * t,
+                             "copy_ms": 1e3 * c, "ratio": ratio})
+        return rows
+
+    return [Case(f"multilevel {family} order {k}", lambda f=family, k=k: run(f, k))
+            for family in cfg.multilevel_families for k in cfg.multilevel_orders]
+
+
 # --------------------------------------------------------------------------- registry
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -732,6 +788,10 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "other library's and the goal", _cases_targets),
         Benchmark("contention", "every thread against 1 thread, idle and beside busy processes", _cases_contention),
         Benchmark("firstcall", "first call in a new process with an empty Numba cache (compilation)", _cases_firstcall),
+        Benchmark("autograd", "forward, forward recording the graph and backward of a projection (1 thread)",
+                  _cases_autograd),
+        Benchmark("multilevel", "multi-level projections of 2^L uniform entries as tensors of several orders, "
+                  "eta = 1 and ||Y|| / 2", _cases_multilevel),
     ]
 }
 
