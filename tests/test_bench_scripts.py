@@ -153,9 +153,20 @@ def test_scripts_are_thin():
     root = Path(__file__).resolve().parents[1] / "benchmarks"
     for name in ("bench_core", "bench_l1inf", "bench_torch", "bench_autograd", "bench_training",
                  "bench_distributed", "gpu_check", "sae_compare", "bench_threads", "bench_targets",
-                 "bench_first_call"):
+                 "bench_first_call", "bench_batched"):
         text = (root / f"{name}.py").read_text()
         code = [ln for ln in text.split('"""', 2)[2].splitlines() if ln.strip()]
         assert len(code) <= 6, (name, code)
         assert any("multiproj.bench" in ln for ln in code), name
     assert not (root / "_common.py").exists()
+
+
+def test_batched_quick(capsys):
+    from multiproj.bench.batched import main
+
+    assert main(["--rows", "40", "--cols", "60", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    errs = [float(ln.rsplit("=", 1)[1]) for ln in out.splitlines() if "sort-based reference" in ln]
+    assert len(errs) == 2 and max(errs) < 1e-12
+    rows = [ln.split() for ln in out.splitlines() if ln.split()[:1] == ["1"]]
+    assert [r[1] for r in rows] == ["0", "1"] and all(float(r[5]) > 0 for r in rows)

@@ -28,6 +28,7 @@ __all__ = [
     "radius_zeroing_exact",
     "median_time",
     "interleaved_times",
+    "sort_l1_batched",
     "tensor_shape",
 ]
 
@@ -45,6 +46,19 @@ def sort_l1_nonneg(v: np.ndarray, radius: float) -> np.ndarray:
 def sort_l1(v: np.ndarray, radius: float) -> np.ndarray:
     """Sort-based projection of a real vector onto the l1 ball: ``sign(v) P(|v|)``."""
     return np.sign(v) * sort_l1_nonneg(np.abs(v), radius)
+
+
+def sort_l1_batched(Y: np.ndarray, radius: float, axis: int) -> np.ndarray:
+    """Sort-based projection of every l1 ball along ``axis`` of ``Y`` (one ball per index of
+    the other axes), from the sorted magnitudes (Duchi et al. 2008)."""
+    a = np.abs(np.moveaxis(Y, axis, -1))
+    srt = -np.sort(-a, axis=-1)
+    cs = np.cumsum(srt, axis=-1) - radius
+    k = np.arange(1, a.shape[-1] + 1)
+    rho = np.sum(srt * k > cs, axis=-1)  # the support size (the test is monotone in k)
+    tau = np.take_along_axis(cs, rho[..., None] - 1, axis=-1) / rho[..., None]
+    tau = np.where(a.sum(axis=-1, keepdims=True) <= radius, 0.0, tau)
+    return np.moveaxis(np.sign(np.moveaxis(Y, axis, -1)) * np.maximum(a - tau, 0.0), -1, axis)
 
 
 def naive_bilevel_l1inf(y: np.ndarray, radius: float) -> np.ndarray:
