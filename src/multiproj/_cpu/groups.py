@@ -96,9 +96,22 @@ def apply_group_radii(xc: np.ndarray, oc: np.ndarray, q: str, v: np.ndarray, u: 
 
 
 def outer_l1(v: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
-    """``(P_l1(v, radius), inside)`` for a non-negative vector (any shape) of group norms."""
-    from ..kernels.grouped import outer_l1 as _outer
+    """``(P_l1(v, radius), inside)`` for a non-negative vector (any shape) of group norms:
+    ``u = max(v - tau, 0)`` with the exact l1 threshold ``tau`` of the flat vector;
+    ``inside`` is True when ``sum(v) <= radius`` (then ``u = v``).  The threshold kernel is
+    called directly (the few element-wise steps on the group norms are NumPy's)."""
+    from ..kernels.vector import l1_threshold
 
-    # one compilation for every shape: the kernel sees the flat vector
-    u, inside = _outer(np.ascontiguousarray(v, dtype=np.float64).reshape(-1), float(radius))
-    return u.reshape(np.shape(v)), inside
+    flat = np.array(v, dtype=np.float64).reshape(-1)  # a new array: it becomes u
+    radius = float(radius)
+    if flat.shape[0] == 0:
+        return flat.reshape(np.shape(v)), True
+    tau, _ = l1_threshold(flat, radius, np.empty(flat.shape[0]))
+    if radius == 0.0:
+        flat[:] = 0.0
+        return flat.reshape(np.shape(v)), False
+    if tau <= 0.0:
+        return flat.reshape(np.shape(v)), True
+    np.subtract(flat, tau, out=flat)
+    np.maximum(flat, 0.0, out=flat)
+    return flat.reshape(np.shape(v)), False
