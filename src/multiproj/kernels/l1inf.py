@@ -640,7 +640,7 @@ def _quicksort(a, lo, hi):
     part first (an explicit stack of at most 64 ranges), insertion sort below
     ``SMALL_BAND`` entries.  (A short kernel of its own: NumPy's sort compiles Numba's
     generic sort, several times larger.)"""
-    stack = np.empty((64, 2), dtype=np.int64)
+    stack = np.empty(128, dtype=np.int64)  # (lo, hi) pairs
     top = 0
     while True:
         while hi - lo >= SMALL_BAND:
@@ -666,12 +666,12 @@ def _quicksort(a, lo, hi):
                     j -= 1
             # a[lo : j + 1] <= p <= a[i : hi + 1]: push the larger part, go on with the other
             if j - lo < hi - i:
-                stack[top, 0] = i
-                stack[top, 1] = hi
+                stack[2 * top] = i
+                stack[2 * top + 1] = hi
                 hi = j
             else:
-                stack[top, 0] = lo
-                stack[top, 1] = j
+                stack[2 * top] = lo
+                stack[2 * top + 1] = j
                 lo = i
             top += 1
         for i in range(lo + 1, hi + 1):
@@ -684,8 +684,8 @@ def _quicksort(a, lo, hi):
         if top == 0:
             return
         top -= 1
-        lo = stack[top, 0]
-        hi = stack[top, 1]
+        lo = stack[2 * top]
+        hi = stack[2 * top + 1]
 
 
 _sort_serial, _sort_par = serial_and_parallel(_sort)
