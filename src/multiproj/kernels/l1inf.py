@@ -213,8 +213,13 @@ def levels_rows(x, lev, gv, cnt):
                     al[k] += d if pos else 0.0
                     ql[k] += pos
         for l in range(K):
-            gv[g, l] = acc[l].sum()
-            cnt[g, l] = cc[l].sum()
+            tg = 0.0
+            tc = 0.0
+            for k in range(ROW_BLOCK):  # in order, as ndarray.sum() in Numba
+                tg += acc[l, k]
+                tc += cc[l, k]
+            gv[g, l] = tg
+            cnt[g, l] = tc
 
 
 @njit(**JIT_OPTIONS)
@@ -337,8 +342,13 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
                         band[p + q] = tmp[q]
                 p += c
         blen[g] = p - off[g] if p <= e else -1
-        cnt_a[g] = ca.sum()
-        sum_a[g] = sa.sum()
+        tc = 0.0
+        ts = 0.0
+        for k in range(ROW_BLOCK):  # in order, as ndarray.sum() in Numba (one kernel less)
+            tc += ca[k]
+            ts += sa[k]
+        cnt_a[g] = tc
+        sum_a[g] = ts
 
 
 @njit(**JIT_OPTIONS)
