@@ -86,3 +86,27 @@ def test_serial_twin_matches_parallel_kernel():
     if numba.config.NUMBA_NUM_THREADS > 1:
         with num_threads(2):
             assert for_threads(grouped.cols_linf64) is grouped.cols_linf64
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sorted_start_is_a_tight_lower_bound(seed):
+    """The bracket's start from the sorted group norms (NumPy, nothing compiled) is a lower
+    bound on the l1 threshold of the norms, checked in rational arithmetic, and close to it."""
+    from fractions import Fraction
+
+    from multiproj.kernels import l1inf
+    from multiproj.kernels.vector import l1_threshold
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    s = rng.random(n) * [1e-3, 1.0, 1e6][seed % 3]
+    if seed % 2:
+        s = np.round(s, 1) + 0.5  # ties
+    for frac in (1e-9, 1e-3, 0.3, 0.9):
+        R = float(s.sum() * frac)
+        lb = l1inf._sorted_start(s, R)
+        fl = Fraction(lb)
+        phi = sum(Fraction(x) - fl for x in s if Fraction(x) > fl)
+        assert lb == 0.0 or phi >= Fraction(R), (n, frac)  # sum (s - lb)_+ >= R
+        tau, _ = l1_threshold(s, R, np.empty(n))
+        assert lb <= tau * (1 + 1e-15) and lb >= tau * (1 - 1e-10), (lb, tau)
