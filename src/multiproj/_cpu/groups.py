@@ -52,6 +52,7 @@ def _threads() -> int:
 def group_norms(xc: np.ndarray, q: str) -> np.ndarray:
     """Inner norms of the canonical view: shape ``(A,)`` (rows layout) or ``(A, B)``."""
     from ..kernels import grouped as k
+    from ..kernels.compile import for_threads as pick
 
     A, N, B = xc.shape
     # float64 maxima on the integer bits: vectorised, NaN propagates (see rows_linf64)
@@ -59,15 +60,15 @@ def group_norms(xc: np.ndarray, q: str) -> np.ndarray:
     if B == 1:
         v = np.empty(A)
         if bits:
-            k.rows_linf64(xc[:, :, 0].view(np.int64), v)
+            pick(k.rows_linf64)(xc[:, :, 0].view(np.int64), v)
         else:
-            k.group_norms_rows(xc[:, :, 0], Q_CODES[q], v)
+            pick(k.group_norms_rows)(xc[:, :, 0], Q_CODES[q], v)
     else:
         v = np.empty((A, B))
         if bits:
-            k.cols_linf64(xc.view(np.int64), v, _threads())
+            pick(k.cols_linf64)(xc.view(np.int64), v, _threads())
         else:
-            k.group_norms_cols(xc, Q_CODES[q], v, _threads())
+            pick(k.group_norms_cols)(xc, Q_CODES[q], v, _threads())
     return v
 
 
@@ -81,20 +82,36 @@ def finite_group_norms(xc: np.ndarray, q: str) -> np.ndarray:
 
 def apply_group_radii(xc: np.ndarray, oc: np.ndarray, q: str, v: np.ndarray, u: np.ndarray) -> None:
     """Project each group onto its own l_q ball: group ``g`` to radius ``u[g]``."""
+    from ..kernels.compile import for_threads as pick
     from ..kernels.grouped import apply_l1_cols, apply_radii_cols, apply_radii_rows
 
     # the same memory seen through two views: let the kernel work on one array
     inplace = xc.ctypes.data == oc.ctypes.data and xc.strides == oc.strides
     if xc.shape[2] == 1:
-        apply_radii_rows(xc[:, :, 0], Q_CODES[q], v, u, oc[:, :, 0], inplace)
+        pick(apply_radii_rows)(xc[:, :, 0], Q_CODES[q], v, u, oc[:, :, 0], inplace)
     elif q == "1":
-        apply_l1_cols(xc, v, u, oc)
+        pick(apply_l1_cols)(xc, v, u, oc)
     else:
-        apply_radii_cols(xc, Q_CODES[q], v, u, oc, _threads(), inplace)
+        pick(apply_radii_cols)(xc, Q_CODES[q], v, u, oc, _threads(), inplace)
 
 
 def outer_l1(v: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
-    """``(P_l1(v, radius), inside)`` for a non-negative vector (any shape) of group norms."""
-    from ..kernels.grouped import outer_l1 as _outer
+    """``(P_l1(v, radius), inside)`` for a non-negative vector (any shape) of group norms:
+    ``u = max(v - tau, 0)`` with the exact l1 threshold ``tau`` of the flat vector;
+    ``inside`` is True when ``sum(v) <= radius`` (then ``u = v``).  The threshold kernel is
+    called directly (the few element-wise steps on the group norms are NumPy's)."""
+    from ..kernels.vector import l1_threshold
 
-    return _outer(np.ascontiguousarray(v, dtype=np.float64), float(radius))
+    flat = np.array(v, dtype=np.float64).reshape(-1)  # a new array: it becomes u
+    radius = float(radius)
+    if flat.shape[0] == 0:
+        return flat.reshape(np.shape(v)), True
+    tau, _ = l1_threshold(flat, radius, np.empty(flat.shape[0]))
+    if radius == 0.0:
+        flat[:] = 0.0
+        return flat.reshape(np.shape(v)), False
+    if tau <= 0.0:
+        return flat.reshape(np.shape(v)), True
+    np.subtract(flat, tau, out=flat)
+    np.maximum(flat, 0.0, out=flat)
+    return flat.reshape(np.shape(v)), False

@@ -69,13 +69,14 @@ def fused_norms(x3: np.ndarray, qn: str, qm: str, v: np.ndarray, w: np.ndarray) 
     """First pass of the fused two innermost levels: ``v[g, m] = ||x3[g, m, :]||_qn`` and
     ``w[g] = ||v[g, :]||_qm`` (float64 outputs).  q = inf on float64 data runs on the
     integer bits (see ``norms_two_levels_linf64``)."""
+    from ..kernels.compile import for_threads as pick
     from ..kernels.multilevel import norms_two_levels, norms_two_levels_linf64
 
     with serial_if_small(x3.size):
         if qn == "inf" and x3.dtype == np.float64:
-            norms_two_levels_linf64(x3.view(np.int64), Q_CODES[qm], v, w)
+            pick(norms_two_levels_linf64)(x3.view(np.int64), Q_CODES[qm], v, w)
         else:
-            norms_two_levels(x3, Q_CODES[qn], Q_CODES[qm], v, w)
+            pick(norms_two_levels)(x3, Q_CODES[qn], Q_CODES[qm], v, w)
 
 
 def multilevel_stages(y: np.ndarray, ball: Ball, levels, *, fuse: bool = True) -> list:
@@ -121,6 +122,7 @@ def _project_stage_into(st, dst: np.ndarray, u: np.ndarray) -> None:
     """Project the groups of stage ``st`` onto their l_q balls of radii ``u`` (the stage's
     group shape) and write the result into ``dst`` (an array of the stage's input shape)."""
     if st.fused:
+        from ..kernels.compile import for_threads as pick
         from ..kernels.multilevel import apply_two_levels
 
         oc = st.lay.view(dst)
@@ -130,7 +132,7 @@ def _project_stage_into(st, dst: np.ndarray, u: np.ndarray) -> None:
             tmp = np.empty_like(st.x3)
             o3 = tmp
         with serial_if_small(st.x3.size):
-            apply_two_levels(st.x3, Q_CODES[st.qn], Q_CODES[st.qm], st.v, st.vc, u, o3)
+            pick(apply_two_levels)(st.x3, Q_CODES[st.qn], Q_CODES[st.qm], st.v, st.vc, u, o3)
         if tmp is not None:
             np.copyto(dst, st.lay.unview(tmp.reshape(st.lay.canonical)))
         return

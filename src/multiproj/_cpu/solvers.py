@@ -142,15 +142,16 @@ def _prox_on(xc: np.ndarray, oc: np.ndarray, lam: float, q: str) -> None:
         apply_group_radii(xc, oc, "2", v, np.maximum(v - lam, 0.0))
         return
     # l1,inf: clip every group at the threshold of its own l1 projection of radius lam
+    from ..kernels.compile import for_threads as pick
     from ..kernels.grouped import l1_thresholds_cols, l1_thresholds_rows
 
     s = finite_group_norms(xc, "1").reshape(-1)
     m = group_norms(xc, "inf").reshape(-1)
     tau = np.empty(A * B)
     if B > 1:
-        l1_thresholds_cols(xc, lam, tau)
+        pick(l1_thresholds_cols)(xc, lam, tau)
     else:
-        l1_thresholds_rows(xc[:, :, 0], lam, tau)
+        pick(l1_thresholds_rows)(xc[:, :, 0], lam, tau)
     # inside the l1 ball the whole group is its own projection: the prox is 0
     tau[s <= lam] = 0.0
     if lam == 0.0:

@@ -15,6 +15,7 @@ import threading
 import time
 import types
 
+import numba
 from numba import njit
 from numba.core import event
 
@@ -31,11 +32,49 @@ def serial_and_parallel(fn):
     two have separate on-disk cache entries (Numba keys its cache by the function's name and
     bytecode, not by the compilation options).  Each is compiled on its own first call.
     """
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel",
-                              fn.__defaults__, fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    return njit(**JIT_OPTIONS)(fn), njit(**PARALLEL_OPTIONS)(_twin(fn, "_parallel"))
+
+
+def _twin(fn, suffix: str, globals_: dict | None = None):
+    """A copy of the function ``fn`` under the qualified name ``<qualname><suffix>`` (its
+    own on-disk cache entries), reading its globals from ``globals_`` when given."""
+    twin = types.FunctionType(fn.__code__, fn.__globals__ if globals_ is None else globals_,
+                              fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + suffix
     twin.__doc__ = fn.__doc__
-    return njit(**JIT_OPTIONS)(fn), njit(**PARALLEL_OPTIONS)(twin)
+    return twin
+
+
+_serial_twins: dict = {}
+
+
+def serial_twin(kernel):
+    """The serial compilation of a kernel defined with ``PARALLEL_OPTIONS`` (its ``prange``
+    loops run as plain loops), made on first request and compiled on its first call.
+
+    A parallel kernel is compiled into a gufunc per parallel loop, scheduled by the
+    threading layer: several times the compilation time of the same code without
+    ``parallel``, and no faster on one thread.  :func:`for_threads` picks between them.
+    """
+    tw = _serial_twins.get(kernel)
+    if tw is None:
+        tw = _serial_twins[kernel] = njit(**JIT_OPTIONS)(_twin(kernel.py_func, "_serial"))
+    return tw
+
+
+def for_threads(kernel):
+    """``kernel`` (a parallel kernel) when Numba runs more than one thread, else its serial
+    twin (:func:`serial_twin`): a call on one thread (a small problem below the serial
+    cut-off of :mod:`multiproj._core.threads`, or ``set_num_threads(1)``) compiles and runs
+    only the serial code."""
+    return serial_twin(kernel) if numba.get_num_threads() == 1 else kernel
+
+
+def with_globals(fn, suffix: str, **names):
+    """The serial kernel compiled from ``fn`` with the global ``name``s it calls replaced
+    by the given kernels (e.g. a parallel callee), under its own qualified name: the choice
+    between callees is made before the call, so one compilation never holds both."""
+    return njit(**JIT_OPTIONS)(_twin(fn, suffix, {**fn.__globals__, **names}))
 
 
 def _is_ours(dispatcher) -> bool:

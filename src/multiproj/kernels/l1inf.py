@@ -67,13 +67,15 @@ import numpy as np
 from numba import njit, prange
 
 from .._core.config import JIT_OPTIONS, PARALLEL_OPTIONS
-from .compile import serial_and_parallel
+from .compile import for_threads as pick
+from .compile import serial_and_parallel, with_globals
 from .grouped import chunk_of
 from .vector import l1_threshold
 
 # Groups processed side by side in the cols layout (one prange task): 4 KiB row segments,
 # with the level pass's accumulators still in L1/L2.
 COLUMN_CHUNK = 512
+_COLUMN_CHUNK = np.int64(COLUMN_CHUNK)  # typed int64, not as a literal: one chunk_of for all
 # Groups from which the bound sums of the bracket run in parallel.
 PAR_GROUPS = 50_000
 # Band entries from which the bands are sorted in parallel.
@@ -93,6 +95,10 @@ BAND_FRACTION = 0.05
 # band passes then read the candidates' entries from cache instead of the strided data.
 COMPACT_FRACTION = 0.25
 COMPACT_BYTES = 1 << 24
+# Groups up to which the start of the bracket comes from the sorted group norms (NumPy)
+# rather than from the compiled l1 threshold.
+SORTED_START = 1 << 16
+_EPS = float(np.finfo(np.float64).eps)
 # Relative safety margin put around the bracket (rounding in the bounds).
 _MARGIN = 1e-10
 
@@ -131,7 +137,7 @@ def stats_cols(x, s, m):
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
+        a, b0, b1 = chunk_of(t, nb, _COLUMN_CHUNK, B)
         w = b1 - b0
         acc = np.zeros(w)
         mx = np.zeros(w)
@@ -207,8 +213,13 @@ def levels_rows(x, lev, gv, cnt):
                     al[k] += d if pos else 0.0
                     ql[k] += pos
         for l in range(K):
-            gv[g, l] = acc[l].sum()
-            cnt[g, l] = cc[l].sum()
+            tg = 0.0
+            tc = 0.0
+            for k in range(ROW_BLOCK):  # in order, as ndarray.sum() in Numba
+                tg += acc[l, k]
+                tc += cc[l, k]
+            gv[g, l] = tg
+            cnt[g, l] = tc
 
 
 @njit(**JIT_OPTIONS)
@@ -255,7 +266,7 @@ def levels_cols(x, lev, gv, cnt):
     K = lev.shape[0]
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
+        a, b0, b1 = chunk_of(t, nb, _COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = _chunk_candidates(lev[0], g0, b1 - b0, idx)
@@ -331,8 +342,13 @@ def band_rows(x, lo, hi, off, cap, band, blen, cnt_a, sum_a):
                         band[p + q] = tmp[q]
                 p += c
         blen[g] = p - off[g] if p <= e else -1
-        cnt_a[g] = ca.sum()
-        sum_a[g] = sa.sum()
+        tc = 0.0
+        ts = 0.0
+        for k in range(ROW_BLOCK):  # in order, as ndarray.sum() in Numba (one kernel less)
+            tc += ca[k]
+            ts += sa[k]
+        cnt_a[g] = tc
+        sum_a[g] = ts
 
 
 @njit(**JIT_OPTIONS)
@@ -393,7 +409,7 @@ def band_cols(x, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s):
     A, N, B = x.shape
     nb = (B + COLUMN_CHUNK - 1) // COLUMN_CHUNK
     for t in prange(A * nb):
-        a, b0, b1 = chunk_of(t, nb, COLUMN_CHUNK, B)
+        a, b0, b1 = chunk_of(t, nb, _COLUMN_CHUNK, B)
         g0 = a * B + b0
         idx = np.empty(b1 - b0, dtype=np.uint64)
         w = _chunk_candidates(lo, g0, b1 - b0, idx)
@@ -491,19 +507,10 @@ def _bound_sums(theta, pc, pg, pk, npt, cand, which):
 _bound_sums_serial, _bound_sums_par = serial_and_parallel(_bound_sums)
 
 
-@njit(**JIT_OPTIONS)
-def _sum_bounds(theta, pc, pg, pk, npt, cand, which):
-    """:func:`_bound_sums`, serial below ``PAR_GROUPS`` groups: a parallel launch per
-    Newton step costs more than it saves on small problems."""
-    if cand.shape[0] >= PAR_GROUPS:
-        return _bound_sums_par(theta, pc, pg, pk, npt, cand, which)
-    return _bound_sums_serial(theta, pc, pg, pk, npt, cand, which)
-
-
-@njit(**JIT_OPTIONS)
 def _newton_left(r, theta, pc, pg, pk, npt, cand, which):
     """Newton from the left on a convex decreasing piecewise linear bound: returns
-    ``(theta, F(theta))`` with ``theta`` at or just below the root of ``F = r``."""
+    ``(theta, F(theta))`` with ``theta`` at or just below the root of ``F = r``.  Compiled
+    twice, calling the serial or the parallel bound sums (``_sum_bounds``)."""
     f, d = _sum_bounds(theta, pc, pg, pk, npt, cand, which)
     for _ in range(200):
         if f <= r or d >= 0.0:
@@ -516,12 +523,20 @@ def _newton_left(r, theta, pc, pg, pk, npt, cand, which):
     return theta, f
 
 
+# a parallel launch per Newton step costs more than it saves below ``PAR_GROUPS`` groups
+_newton_serial = with_globals(_newton_left, "_serial", _sum_bounds=_bound_sums_serial)
+_newton_par = with_globals(_newton_left, "_par", _sum_bounds=_bound_sums_par)
+
+
 def bracket(r, pc, pg, pk, cand, theta_lo0, smax):
     """``(theta_lo, theta_hi)`` with ``theta_lo <= theta* <= theta_hi`` from the bounds."""
     npt = pc.shape[1]
-    tlo, _ = _newton_left(r, theta_lo0, pc, pg, pk, npt, cand, 0)
+    par = cand.shape[0] >= PAR_GROUPS
+    newton = _newton_par if par else _newton_serial
+    sums = _bound_sums_par if par else _bound_sums_serial
+    tlo, _ = newton(r, theta_lo0, pc, pg, pk, npt, cand, 0)
     tlo = max(theta_lo0, tlo * (1.0 - _MARGIN))
-    thi, fu = _newton_left(r, tlo, pc, pg, pk, npt, cand, 1)
+    thi, fu = newton(r, tlo, pc, pg, pk, npt, cand, 1)
     # Newton stops at (or, by rounding, just below) the root of F_U = r: step right until
     # F_U <= r holds, else fall back on the trivial bound max(s)
     step = thi * _MARGIN + 1e-300
@@ -531,7 +546,7 @@ def bracket(r, pc, pg, pk, cand, theta_lo0, smax):
             return tlo, min(x, smax)
         x = thi + step
         step *= 4.0
-        fu, _ = _sum_bounds(x, pc, pg, pk, npt, cand, 1)
+        fu, _ = sums(x, pc, pg, pk, npt, cand, 1)
     return tlo, smax
 
 
@@ -625,19 +640,62 @@ def insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols):
 def _sort(band, off, blen, cand):
     for q in prange(cand.shape[0]):
         j = cand[q]
-        o = off[j]
-        n = blen[j]
-        if n <= SMALL_BAND:
-            # insertion sort in place: no allocation for the many short bands
-            for i in range(o + 1, o + n):
-                v = band[i]
-                k = i - 1
-                while k >= o and band[k] > v:
-                    band[k + 1] = band[k]
-                    k -= 1
-                band[k + 1] = v
-        else:
-            band[o : o + n].sort()
+        # in place: no allocation for the many short bands (sorted by insertion)
+        _quicksort(band, off[j], off[j] + blen[j] - 1)
+
+
+@njit(**JIT_OPTIONS)
+def _quicksort(a, lo, hi):
+    """Sort ``a[lo : hi + 1]`` in place: quicksort with the median of three, the smaller
+    part first (an explicit stack of at most 64 ranges), insertion sort below
+    ``SMALL_BAND`` entries.  (A short kernel of its own: NumPy's sort compiles Numba's
+    generic sort, several times larger.)"""
+    stack = np.empty(128, dtype=np.int64)  # (lo, hi) pairs
+    top = 0
+    while True:
+        while hi - lo >= SMALL_BAND:
+            mid = lo + (hi - lo) // 2
+            # median of three at a[mid], with a[lo] <= a[mid] <= a[hi]
+            if a[mid] < a[lo]:
+                a[mid], a[lo] = a[lo], a[mid]
+            if a[hi] < a[mid]:
+                a[hi], a[mid] = a[mid], a[hi]
+                if a[mid] < a[lo]:
+                    a[mid], a[lo] = a[lo], a[mid]
+            p = a[mid]
+            i = lo
+            j = hi
+            while i <= j:  # Hoare partition around the value p
+                while a[i] < p:
+                    i += 1
+                while p < a[j]:
+                    j -= 1
+                if i <= j:
+                    a[i], a[j] = a[j], a[i]
+                    i += 1
+                    j -= 1
+            # a[lo : j + 1] <= p <= a[i : hi + 1]: push the larger part, go on with the other
+            if j - lo < hi - i:
+                stack[2 * top] = i
+                stack[2 * top + 1] = hi
+                hi = j
+            else:
+                stack[2 * top] = lo
+                stack[2 * top + 1] = j
+                lo = i
+            top += 1
+        for i in range(lo + 1, hi + 1):
+            v = a[i]
+            k = i - 1
+            while k >= lo and a[k] > v:
+                a[k + 1] = a[k]
+                k -= 1
+            a[k + 1] = v
+        if top == 0:
+            return
+        top -= 1
+        lo = stack[2 * top]
+        hi = stack[2 * top + 1]
 
 
 _sort_serial, _sort_par = serial_and_parallel(_sort)
@@ -786,9 +844,9 @@ def _run_band(x2, cols, lo, hi, est, cand, below, s):
     cnt_a = np.zeros(G)
     sum_a = np.zeros(G)
     if cols:
-        band_cols(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s)
+        pick(band_cols)(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a, below, s)
     else:
-        band_rows(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a)
+        pick(band_rows)(x2, lo, hi, off, cap, band, blen, cnt_a, sum_a)
     return band, off, blen, cnt_a, sum_a
 
 
@@ -880,7 +938,7 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None, optimistic=False):
             lev[cand] = l0[:, None] + w[:, None] * frac
         gv = np.empty_like(lev)
         cnt = np.empty_like(lev)
-        (levels_cols if cols else levels_rows)(x2, lev, gv, cnt)
+        pick(levels_cols if cols else levels_rows)(x2, lev, gv, cnt)
         insert_points(pc, pg, pk, npt, cand, lev, gv, cnt, K, cols)
         npt += K
         passes += 1
@@ -926,14 +984,37 @@ def exact_thresholds(x2, cols, s, m, radius, stats=None, optimistic=False):
 def _start_theta(s, N, r):
     """A lower bound on ``theta*`` from the group l1 norms alone: ``mu_j(theta) >= (s_j -
     theta)_+ / N`` (the tangent of ``g_j`` at 0, slope ``-N`` at most), so the root of
-    ``sum_j (s_j - theta)_+ = N r`` (an l1-ball threshold of ``s``, exact to rounding)
-    has ``F >= r``; it is pulled down by a relative 1e-12 against that rounding.  Newton
-    on the bounds then starts next to the root, which for groups whose kept entries
-    all exceed ``mu_j`` (uniform data at small radii) is the root itself."""
+    ``sum_j (s_j - theta)_+ = N r`` (an l1-ball threshold of ``s``) has ``F >= r``.  Newton
+    on the bounds then starts next to the root, which for groups whose kept entries all
+    exceed ``mu_j`` (uniform data at small radii) is the root itself.
+
+    Up to ``SORTED_START`` groups the root comes from the sorted norms (:func:`_sorted_start`,
+    NumPy: nothing to compile); above, from the linear-time l1 threshold, pulled down by a
+    relative 1e-12 against its rounding."""
     if s.shape[0] == 0:
         return 0.0
+    if s.shape[0] <= SORTED_START:
+        return _sorted_start(s, float(N) * r)
     tau, _ = l1_threshold(s, float(N) * r, np.empty(s.shape[0]))
     return max(0.0, tau * (1.0 - 1e-12))
+
+
+def _sorted_start(s, R):
+    """``max(0, tau)`` pulled below its rounding, where ``tau`` solves ``sum_j (s_j - tau)_+
+    = R`` (``s >= 0``, ``R > 0``).
+
+    For any ``k`` largest values, of sum ``c_k``, ``t_k = (c_k - R) / k`` is a lower bound:
+    those ``k`` terms alone reach ``R`` at ``t_k``, so ``sum_j (s_j - t_k)_+ >= R``.  The
+    largest ``t_k`` is ``tau`` itself (attained at the number of active values).  The
+    running sums ``c_k`` (sequential) err by at most ``k eps / 2 c_k``, so ``t_k`` errs by
+    less than ``(k + 2) eps c_k / k``, which is subtracted."""
+    a = np.sort(s)[::-1]
+    c = np.cumsum(a)
+    k = np.arange(1, a.shape[0] + 1, dtype=np.float64)
+    t = (c - R) / k
+    i = int(np.argmax(t))
+    lb = t[i] - (k[i] + 2.0) * _EPS * c[i] / k[i]
+    return max(0.0, lb * (1.0 - 1e-12))
 
 
 def _compact_pays(C, G, N):
@@ -954,7 +1035,7 @@ def _solve_compacted(x2, cand, s, m, r, mu, sub):
     bracket is right (``s_j <= theta_lo <= theta*`` outside ``cand``) and is checked
     (``ok``), so that a wrong bracket falls back on the full solve."""
     rows = np.empty((cand.shape[0], x2.shape[1]))
-    gather_groups_cols(x2, cand, rows)
+    pick(gather_groups_cols)(x2, cand, rows)
     mu_c = exact_thresholds(rows, False, s[cand], m[cand], r, sub, optimistic=True)
     theta = sub["theta"]
     rest = np.ones(s.shape[0], dtype=np.bool_)
@@ -981,7 +1062,7 @@ def exact_l1inf_levels(xc, radius, stats=None):
     shape = (A, B) if cols else (A,)
     s = np.empty(G)
     m = np.empty(G)
-    (stats_cols if cols else stats_rows)(x2, s, m)
+    pick(stats_cols if cols else stats_rows)(x2, s, m)
     if not (np.isfinite(s).all() and np.isfinite(m).all()):
         return None
     if m.sum() <= radius:  # inside the ball
