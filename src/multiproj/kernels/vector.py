@@ -8,10 +8,13 @@ float64 whatever the input dtype.  The group kernels call them on one group at a
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .._core.config import JIT_OPTIONS
-from .codes import ABS_BITS64, Q1, Q2, QINF
+from .codes import ABS_BITS32, ABS_BITS64, Q1, Q2, QINF
+
+_EPS = np.finfo(np.float64).eps
 
 
 @njit(**JIT_OPTIONS)
@@ -88,6 +91,147 @@ def _filter(w, cnt, tau):
     return k, s
 
 
+# the first pass of the flat l1 threshold takes the maximum of every block of _SUB entries
+_SUB = 64
+
+
+def abs_bits(y):
+    """``(bits, mask)``: the 1-D float array ``y`` seen as signed integers of its width and
+    the mask that clears their sign bit (compiled form only, see the overload below)."""
+    raise NotImplementedError("abs_bits runs inside compiled kernels only")
+
+
+@overload(abs_bits)
+def _abs_bits(y):
+    if y.dtype == types.float64:
+        return lambda y: (y.view(np.int64), ABS_BITS64)
+    return lambda y: (y.view(np.int32), ABS_BITS32)
+
+
+@njit(**JIT_OPTIONS)
+def _lower(x, scale):
+    """``x`` lowered by 4 ulps of ``scale >= |x|``: a lower bound computed with one rounding
+    stays a lower bound."""
+    return x - 4.0 * _EPS * scale
+
+
+@njit(**JIT_OPTIONS)
+def _screen_bits(y, radius, buf, lim, bmax):
+    """First pass of :func:`l1_threshold_flat`: ``(max |y|, cnt)`` with the candidates, the
+    entries above ``max |y| - radius`` (a lower bound of the threshold), in ``buf[:cnt]``.
+    ``cnt = -1`` when there are more than ``lim`` of them, or when ``max |y| <= radius``
+    (every entry may then be active, and the point may be inside the ball).  NaN or inf
+    in ``y`` gives a non-finite maximum.
+
+    The comparisons run on the bit patterns with the sign bit cleared: for non-negative
+    floats they order like the values and NaN lies above inf, so the maxima are integer
+    maxima, which vectorise (the float maximum does not without fast-math).  One pass
+    stores the maximum of every block of ``_SUB`` entries in ``bmax`` (a loop of fixed
+    length, fully vectorised; ``bmax`` has ``len(y) // _SUB`` entries of the bits' dtype);
+    only the blocks whose maximum lies above the bound are read again.
+    """
+    yb, mask = abs_bits(y)
+    n = y.shape[0]
+    nb = n // _SUB
+    zero = yb.dtype.type(0)
+    for b in range(nb):
+        base = b * _SUB
+        bm = zero
+        for j in range(_SUB):
+            c = yb[base + j] & mask
+            bm = c if c > bm else bm
+        bmax[b] = bm
+    m = zero
+    for b in range(nb):
+        m = bmax[b] if bmax[b] > m else m
+    for i in range(nb * _SUB, n):
+        c = yb[i] & mask
+        m = c if c > m else m
+    f1 = np.empty(1, dtype=y.dtype)
+    b1 = f1.view(yb.dtype)
+    b1[0] = m
+    top = np.float64(f1[0])
+    low = _lower(top - radius, top)
+    if not (np.isfinite(top) and low > 0.0):
+        return top, -1
+    f1[0] = low
+    if np.float64(f1[0]) > low:  # rounded up into y's dtype: one step down
+        b1[0] -= 1
+    lowb = b1[0]
+    cnt = 0
+    for b in range(nb):
+        if bmax[b] > lowb:
+            base = b * _SUB
+            for j in range(_SUB):
+                if (yb[base + j] & mask) > lowb:
+                    buf[cnt] = abs(y[base + j])
+                    cnt += 1
+            if cnt > lim:
+                return top, -1
+    for i in range(nb * _SUB, n):
+        if (yb[i] & mask) > lowb:
+            buf[cnt] = abs(y[i])
+            cnt += 1
+    return top, cnt
+
+
+@njit(**JIT_OPTIONS)
+def _screen(y, radius, buf, lim):
+    """First pass of :func:`l1_threshold` on any 1-D float array: ``(max |y|, ||y||_1,
+    finite, cnt)`` with the candidates in ``buf[:cnt]`` as in :func:`_screen_bits`
+    (``cnt = -1`` past ``lim``); ``finite`` is False on NaN or inf.  ``||y||_1`` is summed in the order of
+    :func:`vec_norm` (four interleaved accumulators), so that a radius equal to the norm
+    is recognised as inside the ball."""
+    n = y.shape[0]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    chk = 0.0
+    rmax = 0.0
+    cnt = 0
+    for i0 in range(0, n, 256):
+        i1 = min(n, i0 + 256)
+        low = _lower(rmax - radius, rmax)
+        m0 = rmax
+        m1 = rmax
+        nk = 0
+        i = i0
+        while i + 4 <= i1:
+            a0 = abs(y[i])
+            a1 = abs(y[i + 1])
+            a2 = abs(y[i + 2])
+            a3 = abs(y[i + 3])
+            chk += (a0 - a0) + (a1 - a1) + (a2 - a2) + (a3 - a3)
+            s0 += a0
+            s1 += a1
+            s2 += a2
+            s3 += a3
+            m0 = a0 if a0 > m0 else m0
+            m1 = a1 if a1 > m1 else m1
+            m0 = a2 if a2 > m0 else m0
+            m1 = a3 if a3 > m1 else m1
+            nk += (a0 > low) + (a1 > low) + (a2 > low) + (a3 > low)
+            i += 4
+        while i < i1:
+            a0 = abs(y[i])
+            chk += a0 - a0
+            s0 += a0
+            m0 = a0 if a0 > m0 else m0
+            nk += a0 > low
+            i += 1
+        if nk > 0 and cnt >= 0:
+            for i in range(i0, i1):
+                a = abs(y[i])
+                if a > low:
+                    buf[cnt] = a
+                    cnt += 1
+            if cnt > lim and i1 < n:
+                cnt = -1
+        rmax = m0 if m0 > m1 else m1
+    return rmax, (s0 + s1) + (s2 + s3), chk == 0.0, cnt
+
+
 @njit(**JIT_OPTIONS)
 def l1_threshold(y, radius, buf):
     """Threshold of the Euclidean projection of ``y`` onto the l1 ball of ``radius``.
@@ -95,59 +239,73 @@ def l1_threshold(y, radius, buf):
     Returns ``(tau, finite)``.  ``tau`` solves ``sum(max(|y| - tau, 0)) = radius`` when
     ``||y||_1 > radius``; otherwise it is ``<= 0`` (the point is inside the ball).
     ``finite`` is False when ``y`` holds NaN or inf (``tau`` is then meaningless).
-
-    Exact, expected linear time.  Michelot's iteration ``tau <- (sum_{|y| > tau} |y| -
-    radius) / #{|y| > tau}`` starts from ``tau_0 = (||y||_1 - radius) / n`` and increases
-    monotonically to the solution, so every value it discards is inactive; its passes are
-    branch-free and shrink quickly.  Should a pass discard less than a tenth of the
-    candidates, Condat's algorithm [CON] (worst-case robust) finishes on them.  The
-    threshold is finally recomputed from the active set with one float64 sum, so it is
-    exact to rounding.  ``buf`` is float64 workspace of length ``>= len(y)``.
+    ``buf`` is float64 workspace of length ``>= len(y)``; see :func:`_l1_finish` for the
+    algorithm.
     """
     n = y.shape[0]
-    # pass 1: ||y||_1 (four accumulators) and the finiteness check
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    chk = 0.0
-    i = 0
-    while i + 4 <= n:
-        a0 = abs(y[i])
-        a1 = abs(y[i + 1])
-        a2 = abs(y[i + 2])
-        a3 = abs(y[i + 3])
-        chk += (a0 - a0) + (a1 - a1) + (a2 - a2) + (a3 - a3)
-        s0 += a0
-        s1 += a1
-        s2 += a2
-        s3 += a3
-        i += 4
-    while i < n:
-        a0 = abs(y[i])
-        chk += a0 - a0
-        s0 += a0
-        i += 1
-    if chk != 0.0:
+    rmax, total, finite, cnt = _screen(y, radius, buf, min(n // 8, buf.shape[0] - 256))
+    if not finite:
         return np.nan, False
-    total = (s0 + s1) + (s2 + s3)
-    if total <= radius:
-        return (total - radius) / max(n, 1), True
+    return _l1_finish(y, radius, buf, rmax, total, cnt), True
+
+
+@njit(**JIT_OPTIONS)
+def l1_threshold_flat(y, radius, buf, bmax):
+    """:func:`l1_threshold` with the vectorised first pass of :func:`_screen_bits`, for one
+    long vector.  ``buf`` may be shorter than ``y`` (at least ``2 * _SUB`` entries): the
+    candidates of the first pass rarely exceed an eighth of ``y``, and a full-length
+    workspace is allocated only when they do.  ``bmax`` receives the block maxima of
+    :func:`_screen_bits`, which :func:`soft_threshold_blocks` reuses."""
+    n = y.shape[0]
+    rmax, cnt = _screen_bits(y, radius, buf, min(n // 8, buf.shape[0] - 2 * _SUB), bmax)
+    if not np.isfinite(rmax):
+        return np.nan, False
+    return _l1_finish(y, radius, buf, rmax, -1.0, cnt), True
+
+
+@njit(**JIT_OPTIONS)
+def _l1_finish(y, radius, buf, rmax, total, cnt):
+    """The l1 threshold from the first pass: ``rmax = max |y|``, ``total = ||y||_1`` (or
+    ``< 0``: not computed) and the ``cnt`` candidates in ``buf`` (``cnt < 0``: too many
+    were met, and they are taken from ``y`` again).
+
+    Exact, expected linear time.  The largest entry alone moves by at most the radius, so
+    ``tau >= max|y| - radius``, and the first pass kept every entry above the running
+    maximum minus the radius.  When ``max|y| <= radius`` the point may be inside the ball
+    (``||y||_1`` decides, summed as :func:`vec_norm` sums it); otherwise it is outside.
+    Michelot's iteration ``tau <- (sum_{|y| > tau} |y| - radius) / #{|y| > tau}`` then
+    starts from the larger of the lower bounds ``max|y| - radius`` and ``(||y||_1 -
+    radius) / n`` and increases monotonically to the solution, so every value it discards
+    is inactive; its passes are branch-free and shrink quickly.  Should a pass discard
+    less than a tenth of the candidates, Condat's algorithm [CON] (worst-case robust)
+    finishes on them.  The threshold is finally recomputed from the active set with a
+    compensated sum, so it is exact to rounding.
+    """
+    n = y.shape[0]
     if radius <= 0.0:
-        m = 0.0
+        return rmax
+    tau = _lower(rmax - radius, rmax)
+    if rmax <= radius:  # inside the ball only if ||y||_1 <= radius
+        if total < 0.0:
+            total = vec_norm(y, Q1)
+        if total <= radius:
+            return (total - radius) / max(n, 1)
+    if total >= 0.0:
+        tau = max(tau, (total - radius) / n)
+    # pass 2: the candidates above the first threshold, compacted into the workspace
+    if cnt >= 0:
+        k, s = _filter(buf, cnt, tau)
+    else:  # the first pass met too many candidates (a large radius): filter y itself
+        if buf.shape[0] < n:
+            buf = np.empty(n)
+        k = 0
+        s = 0.0
         for i in range(n):
-            m = max(m, abs(y[i]))
-        return m, True
-    # pass 2: candidates above tau_0, copied into the workspace
-    tau = (total - radius) / n
-    k = 0
-    s = 0.0
-    for i in range(n):
-        a = abs(y[i])
-        keep = a > tau
-        buf[k] = a
-        k += keep
-        s += a if keep else 0.0
+            a = abs(y[i])
+            keep = a > tau
+            buf[k] = a
+            k += keep
+            s += a if keep else 0.0
     cnt = k
     # Michelot passes on the shrinking candidate set.  A pass that keeps nothing (tau
     # rounded above every candidate: the radius is below the rounding of their sum, e.g.
@@ -166,6 +324,8 @@ def l1_threshold(y, radius, buf):
             break
         cnt = k
     if restart:
+        if buf.shape[0] < n:
+            buf = np.empty(n)
         for i in range(n):
             buf[i] = abs(y[i])
         tau, cnt = _condat(buf, n, radius)
@@ -184,6 +344,8 @@ def l1_threshold(y, radius, buf):
         # comparisons use, which may then have dropped active entries.  A threshold
         # computed from a subset of the active set lies below the true one, so Michelot's
         # iteration over every entry, with compensated sums, climbs back to it.
+        if buf.shape[0] < n:
+            buf = np.empty(n)
         for _ in range(16):
             k = 0
             for i in range(n):
@@ -198,10 +360,7 @@ def l1_threshold(y, radius, buf):
             if k == cnt:
                 break
             cnt = k
-    return tau, True
-
-
-_EPS = np.finfo(np.float64).eps
+    return tau
 
 
 @njit(**JIT_OPTIONS)
@@ -223,9 +382,12 @@ def _active_threshold(buf, cnt, radius):
 
 @njit(**JIT_OPTIONS)
 def soft_threshold(v, tau):
-    """``sign(v) * max(|v| - tau, 0)`` (identity for tau = 0, zero for tau = inf)."""
-    t = abs(v) - tau
-    return (t if v >= 0.0 else -t) if t > 0.0 else 0.0
+    """``sign(v) * max(|v| - tau, 0)`` for finite ``v`` (identity for tau = 0, zero for
+    tau = inf), as ``v - clip(v, -tau, tau)``: the same single rounding of ``|v| - tau``,
+    and a loop of it vectorises (two selects and a subtraction)."""
+    c = v if v < tau else tau
+    c = c if c > -tau else -tau
+    return v - c
 
 
 @njit(**JIT_OPTIONS)
@@ -382,8 +544,11 @@ def project_l1_flat(y, radius, out):
     n = y.shape[0]
     if n == 0:
         return True
-    buf = np.empty(n, dtype=np.float64)
-    tau, finite = l1_threshold(y, radius, buf)
+    # workspace for the candidates of the first pass (see l1_threshold_flat)
+    buf = np.empty(min(n, n // 8 + 2 * _SUB), dtype=np.float64)
+    yb, _ = abs_bits(y)
+    bmax = np.empty(n // _SUB, dtype=yb.dtype)
+    tau, finite = l1_threshold_flat(y, radius, buf, bmax)
     if not finite:
         return False
     if radius == 0.0:
@@ -391,8 +556,34 @@ def project_l1_flat(y, radius, out):
     elif tau <= 0.0:
         out[:] = y
     else:
-        soft_threshold_into(y, tau, out)
+        soft_threshold_blocks(y, tau, out, bmax)
     return True
+
+
+@njit(**JIT_OPTIONS)
+def soft_threshold_blocks(y, tau, out, bmax):
+    """:func:`soft_threshold_into` for ``tau > 0`` given the block maxima ``bmax`` of
+    :func:`_screen_bits`: a block whose largest magnitude is at most ``tau`` becomes zeros
+    without reading ``y`` again (at a small radius, nearly every block)."""
+    yb, _ = abs_bits(y)
+    f1 = np.empty(1, dtype=y.dtype)
+    b1 = f1.view(yb.dtype)
+    f1[0] = tau
+    if np.float64(f1[0]) > tau:  # rounded up into y's dtype: one step down
+        b1[0] -= 1
+    taub = b1[0]  # |y_i| <= tau exactly when its bits are <= taub
+    n = y.shape[0]
+    nb = n // _SUB
+    for b in range(nb):
+        base = b * _SUB
+        if bmax[b] <= taub:
+            for j in range(_SUB):
+                out[base + j] = 0.0
+        else:
+            for j in range(_SUB):
+                out[base + j] = soft_threshold(y[base + j], tau)
+    for i in range(nb * _SUB, n):
+        out[i] = soft_threshold(y[i], tau)
 
 
 @njit(**JIT_OPTIONS)
