@@ -176,60 +176,12 @@ def _screen_bits(y, radius, buf, lim, bmax):
 
 
 @njit(**JIT_OPTIONS)
-def _screen(y, radius, buf, lim):
-    """First pass of :func:`l1_threshold` on any 1-D float array: ``(max |y|, ||y||_1,
-    finite, cnt)`` with the candidates in ``buf[:cnt]`` as in :func:`_screen_bits`
-    (``cnt = -1`` past ``lim``); ``finite`` is False on NaN or inf.  ``||y||_1`` is summed in the order of
-    :func:`vec_norm` (four interleaved accumulators), so that a radius equal to the norm
-    is recognised as inside the ball."""
-    n = y.shape[0]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    chk = 0.0
-    rmax = 0.0
-    cnt = 0
-    for i0 in range(0, n, 256):
-        i1 = min(n, i0 + 256)
-        low = _lower(rmax - radius, rmax)
-        m0 = rmax
-        m1 = rmax
-        nk = 0
-        i = i0
-        while i + 4 <= i1:
-            a0 = abs(y[i])
-            a1 = abs(y[i + 1])
-            a2 = abs(y[i + 2])
-            a3 = abs(y[i + 3])
-            chk += (a0 - a0) + (a1 - a1) + (a2 - a2) + (a3 - a3)
-            s0 += a0
-            s1 += a1
-            s2 += a2
-            s3 += a3
-            m0 = a0 if a0 > m0 else m0
-            m1 = a1 if a1 > m1 else m1
-            m0 = a2 if a2 > m0 else m0
-            m1 = a3 if a3 > m1 else m1
-            nk += (a0 > low) + (a1 > low) + (a2 > low) + (a3 > low)
-            i += 4
-        while i < i1:
-            a0 = abs(y[i])
-            chk += a0 - a0
-            s0 += a0
-            m0 = a0 if a0 > m0 else m0
-            nk += a0 > low
-            i += 1
-        if nk > 0 and cnt >= 0:
-            for i in range(i0, i1):
-                a = abs(y[i])
-                if a > low:
-                    buf[cnt] = a
-                    cnt += 1
-            if cnt > lim and i1 < n:
-                cnt = -1
-        rmax = m0 if m0 > m1 else m1
-    return rmax, (s0 + s1) + (s2 + s3), chk == 0.0, cnt
+def _all_finite(y):
+    """True when every entry of the 1-D ``y`` is finite."""
+    for i in range(y.shape[0]):
+        if not np.isfinite(y[i]):
+            return False
+    return True
 
 
 @njit(**JIT_OPTIONS)
@@ -239,14 +191,15 @@ def l1_threshold(y, radius, buf):
     Returns ``(tau, finite)``.  ``tau`` solves ``sum(max(|y| - tau, 0)) = radius`` when
     ``||y||_1 > radius``; otherwise it is ``<= 0`` (the point is inside the ball).
     ``finite`` is False when ``y`` holds NaN or inf (``tau`` is then meaningless).
-    ``buf`` is float64 workspace of length ``>= len(y)``; see :func:`_l1_finish` for the
-    algorithm.
+    ``buf`` is float64 workspace of length ``>= len(y)``.  The first pass gives ``||y||_1``
+    (as :func:`vec_norm` sums it, so that a radius equal to the norm is recognised as
+    inside the ball), the second filters ``y`` at ``(||y||_1 - radius) / n``; see
+    :func:`_l1_finish`.
     """
-    n = y.shape[0]
-    rmax, total, finite, cnt = _screen(y, radius, buf, min(n // 8, buf.shape[0] - 256))
-    if not finite:
+    total = vec_norm(y, Q1)
+    if not np.isfinite(total) and not _all_finite(y):  # (a finite sum can overflow)
         return np.nan, False
-    return _l1_finish(y, radius, buf, rmax, total, cnt), True
+    return _l1_finish(y, radius, buf, -1.0, total, -1)
 
 
 @njit(**JIT_OPTIONS)
@@ -260,18 +213,20 @@ def l1_threshold_flat(y, radius, buf, bmax):
     rmax, cnt = _screen_bits(y, radius, buf, min(n // 8, buf.shape[0] - 2 * _SUB), bmax)
     if not np.isfinite(rmax):
         return np.nan, False
-    return _l1_finish(y, radius, buf, rmax, -1.0, cnt), True
+    tau, done = _l1_finish(y, radius, buf, rmax, -1.0, cnt)
+    if not done:  # a pass that needs every entry: the generic threshold, full workspace
+        return l1_threshold(y, radius, np.empty(n))
+    return tau, True
 
 
 @njit(**JIT_OPTIONS)
 def _l1_finish(y, radius, buf, rmax, total, cnt):
-    """The l1 threshold from the first pass: ``rmax = max |y|``, ``total = ||y||_1`` (or
-    ``< 0``: not computed) and the ``cnt`` candidates in ``buf`` (``cnt < 0``: too many
-    were met, and they are taken from ``y`` again).
+    """The l1 threshold from the first pass: ``rmax = max |y|`` and ``total = ||y||_1``
+    (either ``< 0``: not computed) and the ``cnt`` candidates in ``buf`` (``cnt < 0``:
+    none stored, they are taken from ``y``).
 
     Exact, expected linear time.  The largest entry alone moves by at most the radius, so
-    ``tau >= max|y| - radius``, and the first pass kept every entry above the running
-    maximum minus the radius.  When ``max|y| <= radius`` the point may be inside the ball
+    ``tau >= max|y| - radius``, and the first pass kept every entry above that bound.  When ``max|y| <= radius`` the point may be inside the ball
     (``||y||_1`` decides, summed as :func:`vec_norm` sums it); otherwise it is outside.
     Michelot's iteration ``tau <- (sum_{|y| > tau} |y| - radius) / #{|y| > tau}`` then
     starts from the larger of the lower bounds ``max|y| - radius`` and ``(||y||_1 -
@@ -280,16 +235,23 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
     less than a tenth of the candidates, Condat's algorithm [CON] (worst-case robust)
     finishes on them.  The threshold is finally recomputed from the active set with a
     compensated sum, so it is exact to rounding.
+
+    Returns ``(tau, done)``; ``done`` is False when a pass over every entry is needed and
+    ``buf`` is shorter than ``y`` (the caller then runs :func:`l1_threshold` with a
+    full-length workspace).
     """
     n = y.shape[0]
     if radius <= 0.0:
-        return rmax
-    tau = _lower(rmax - radius, rmax)
-    if rmax <= radius:  # inside the ball only if ||y||_1 <= radius
-        if total < 0.0:
-            total = vec_norm(y, Q1)
-        if total <= radius:
-            return (total - radius) / max(n, 1)
+        if rmax < 0.0:
+            rmax = vec_norm(y, QINF)
+        return rmax, True
+    if total < 0.0 and rmax <= radius:  # inside the ball only if ||y||_1 <= radius
+        total = vec_norm(y, Q1)
+    if total >= 0.0 and total <= radius:
+        return (total - radius) / max(n, 1), True
+    tau = -np.inf
+    if rmax >= 0.0:
+        tau = _lower(rmax - radius, rmax)
     if total >= 0.0:
         tau = max(tau, (total - radius) / n)
     # pass 2: the candidates above the first threshold, compacted into the workspace
@@ -297,7 +259,7 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
         k, s = _filter(buf, cnt, tau)
     else:  # the first pass met too many candidates (a large radius): filter y itself
         if buf.shape[0] < n:
-            buf = np.empty(n)
+            return np.nan, False
         k = 0
         s = 0.0
         for i in range(n):
@@ -325,7 +287,7 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
         cnt = k
     if restart:
         if buf.shape[0] < n:
-            buf = np.empty(n)
+            return np.nan, False
         for i in range(n):
             buf[i] = abs(y[i])
         tau, cnt = _condat(buf, n, radius)
@@ -345,7 +307,7 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
         # computed from a subset of the active set lies below the true one, so Michelot's
         # iteration over every entry, with compensated sums, climbs back to it.
         if buf.shape[0] < n:
-            buf = np.empty(n)
+            return np.nan, False
         for _ in range(16):
             k = 0
             for i in range(n):
@@ -360,7 +322,7 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
             if k == cnt:
                 break
             cnt = k
-    return tau
+    return tau, True
 
 
 @njit(**JIT_OPTIONS)
@@ -491,7 +453,7 @@ L2_SAFE_LOW = 2.0**-968
 @njit(**JIT_OPTIONS)
 def l2_needs_scaling(s):
     """True when the float64 sum of squares ``s`` may have underflowed or overflowed (or is
-    NaN): the norm is then recomputed by :func:`l2_scaled_vec` or :func:`l2_scaled_col`."""
+    NaN): the norm is then recomputed by :func:`l2_scaled_vec` (on any 1-D view)."""
     return not (s >= L2_SAFE_LOW and s < np.inf)
 
 
@@ -513,27 +475,6 @@ def l2_scaled_vec(x):
     s = 0.0
     for i in range(n):
         t = np.float64(x[i]) / m
-        s += t * t
-    return m * np.sqrt(s)
-
-
-@njit(**JIT_OPTIONS)
-def l2_scaled_col(x, a, b):
-    """``||x[a, :, b]||_2`` of a 3-D array with scaling (see :func:`l2_scaled_vec`)."""
-    N = x.shape[1]
-    m = 0.0
-    chk = 0.0
-    for i in range(N):
-        t = abs(np.float64(x[a, i, b]))
-        chk += t - t
-        m = t if t > m else m
-    if chk != 0.0:
-        return np.nan
-    if m == 0.0:
-        return 0.0
-    s = 0.0
-    for i in range(N):
-        t = np.float64(x[a, i, b]) / m
         s += t * t
     return m * np.sqrt(s)
 
