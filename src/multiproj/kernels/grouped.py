@@ -134,10 +134,23 @@ def cols_linf64(xb, v, nthreads):
     for t in prange(A * per_a):
         a, b0, b1 = chunk_of(t, per_a, width, B)
         m = np.zeros(max(b1 - b0, 0), dtype=np.int64)
-        for i in range(N):
+        # four rows per sweep: the running maxima are read and written once per four
+        # entries of each column
+        i = 0
+        while i + 4 <= N:
+            x0 = xb[a, i, b0:b1]
+            x1 = xb[a, i + 1, b0:b1]
+            x2 = xb[a, i + 2, b0:b1]
+            x3 = xb[a, i + 3, b0:b1]
+            for k in range(b1 - b0):
+                c = abs_bits_max(abs_bits_max(m[k], x0[k]), x1[k])
+                m[k] = abs_bits_max(abs_bits_max(c, x2[k]), x3[k])
+            i += 4
+        while i < N:
             xi = xb[a, i, b0:b1]
             for k in range(b1 - b0):
                 m[k] = abs_bits_max(m[k], xi[k])
+            i += 1
         for k in range(b1 - b0):
             vb[a, b0 + k] = m[k]
 
