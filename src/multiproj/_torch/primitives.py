@@ -38,18 +38,100 @@ _SORT_DIRECTLY = 1 << 20  # vectors up to this length are sorted without pre-fil
 
 
 def soft_threshold(y: torch.Tensor, tau, axes=None, out=None) -> torch.Tensor:
-    r"""``sign(y) * max(|y| - tau, 0)`` computed as ``y - clip(y, -tau, tau)``.
+    r"""``sign(y) * max(|y| - tau, 0)``, rounded once from the exact value.
 
     ``tau`` is a number or a keepdims tensor of per-group thresholds (the groups reduce
-    ``axes``) that broadcasts against ``y`` (``inf`` zeroes, ``0`` keeps); both forms round
-    the same way (one subtraction per kept entry).
+    ``axes``) that broadcasts against ``y`` (``inf`` zeroes, ``0`` keeps).  In float64 the
+    result is ``y - clip(y, -tau, tau)`` (one subtraction per kept entry).  In a narrower
+    dtype ``tau`` (a float64 value) is split as ``t_hi + t_lo``, both in ``y``'s dtype, and
+    the result is ``sign(y) max((|y| - t_hi) - t_lo, 0)``: ``|y| - t_hi`` is exact where
+    ``|y| <= 2 t_hi`` (Sterbenz) and rounded relatively above, so every entry is within
+    two roundings of its own value, however small it is next to ``tau`` (rounding ``tau``
+    to the dtype first would cost an absolute ulp of ``tau`` per entry).
     """
-    if isinstance(tau, torch.Tensor):
-        tau = tau.to(y.dtype)
-        clipped = torch.clamp(y, -tau, tau)
-    else:
-        clipped = torch.clamp(y, -tau, tau)
-    return torch.sub(y, clipped, out=out)
+    if y.dtype == torch.float64:
+        if isinstance(tau, torch.Tensor):
+            tau = tau.to(y.dtype)
+        return torch.sub(y, torch.clamp(y, -tau, tau), out=out)
+    hi, lo = _split(tau, y.dtype)
+    t = y.abs().sub_(hi).sub_(lo).clamp_(min=0.0)
+    return torch.copysign(t, y, out=out)
+
+
+def _split(tau, dtype: torch.dtype):
+    """``(hi, lo)`` in ``dtype`` with ``hi + lo`` equal to the float64 ``tau`` to the
+    precision of ``dtype`` squared (``hi`` the rounding of ``tau``; ``inf`` gives
+    ``(inf, 0)``)."""
+    if not isinstance(tau, torch.Tensor):
+        hi = torch.tensor(tau, dtype=dtype).item()
+        lo = tau - hi if math.isfinite(tau) else 0.0
+        return hi, lo
+    tau = tau.to(torch.float64)
+    hi = tau.to(dtype)
+    lo = torch.where(torch.isfinite(tau), tau - hi.to(torch.float64), 0.0).to(dtype)
+    return hi, lo
+
+
+def _pairwise_sum(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row sums of the float64 matrix ``x`` (G, N) as ``(s, e)``: ``s`` the pairwise sum and
+    ``e`` the sum of the rounding errors of its additions, each recovered exactly by
+    Knuth's TwoSum.  ``s + e`` is the exact sum to within ``N eps^2`` of the sum of the
+    magnitudes, whatever the order of magnitude of the terms."""
+    G = x.shape[0]
+    err = x.new_zeros(G)
+    while x.shape[1] > 1:
+        n = x.shape[1]
+        h = n // 2
+        a, b = x[:, :h], x[:, h : 2 * h]
+        s = a + b
+        bb = s - a
+        err += ((a - (s - bb)) + (b - bb)).sum(dim=1)
+        x = torch.cat([s, x[:, 2 * h :]], dim=1) if n % 2 else s
+    s = x[:, 0] if x.shape[1] else x.new_zeros(G)
+    return s, err
+
+
+def _threshold_of(vals: torch.Tensor, mask: torch.Tensor, r64: torch.Tensor):
+    """``(tau, cnt)``: ``tau = (sum(vals[mask]) - r) / cnt`` per row with compensated sums
+    (:func:`_pairwise_sum`) and an exact ``sum - r`` (TwoSum), so that ``tau`` is exact to
+    a few ulps even when ``r`` lies far below the rounding of the sum."""
+    cnt = mask.sum(dim=1)
+    s, e = _pairwise_sum(torch.where(mask, vals.to(torch.float64), 0.0))
+    r64 = r64.reshape(-1)
+    d = s - r64
+    bb = d - s
+    e = e + ((s - (d - bb)) + (-r64 - bb))
+    return (d + e) / cnt.clamp(min=1), cnt
+
+
+def _michelot_refine(vals: torch.Tensor, r64: torch.Tensor, mask: torch.Tensor,
+                     prefix: bool = False, steps: int = 16) -> torch.Tensor:
+    """Per-row l1 threshold from a first guess of the active sets ``mask`` (G, N).
+
+    Michelot's iteration ``tau <- (sum_{a > tau} a - r) / #{a > tau}`` with the compensated
+    sums of :func:`_threshold_of`.  A threshold computed from a subset of the active set
+    lies below the true one, and from below the iteration climbs monotonically to it, so
+    a guess that rounding made too small or too large (a radius below the rounding of the
+    sums) is repaired in a few steps; a right guess costs one threshold and one count.
+    ``prefix``: every row is sorted in decreasing order, so the sets are prefixes and the
+    passes only read the columns up to the longest one.  A row with no entry above its
+    threshold keeps it.
+    """
+    cnt = mask.sum(dim=1)
+    for _ in range(steps):
+        w = int(cnt.max()) if prefix and cnt.numel() else vals.shape[1]
+        sub_v = vals[:, :w]
+        tau, _ = _threshold_of(sub_v, mask[:, :w], r64)
+        above = sub_v > tau.unsqueeze(1)
+        new = above.sum(dim=1)
+        if prefix and w < vals.shape[1]:
+            new = new + (vals[:, w:] > tau.unsqueeze(1)).sum(dim=1)
+        new = torch.where(new == 0, cnt, new)
+        if bool((new == cnt).all()):
+            break
+        cnt = new
+        mask = vals > tau.unsqueeze(1)
+    return tau
 
 
 def l1_thresholds(a: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -70,8 +152,9 @@ def l1_thresholds(a: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     -----
     Sort based (Duchi et al. 2008): with ``s`` the row sorted in decreasing order and
     ``c_k = s_1 + ... + s_k``, ``rho = max{k : k s_k > c_k - r}`` and
-    ``tau = (c_rho - r) / rho``.  Exact to rounding (no bisection tolerance); sums in
-    float64.
+    ``tau = (c_rho - r) / rho``.  The threshold is then recomputed from the active set
+    with compensated sums (:func:`_michelot_refine`): exact to a few ulps of ``tau``
+    whatever ``N``, even when ``r`` is far below the rounding of ``c_rho``.
     """
     G, N = a.shape
     s = torch.sort(a, dim=1, descending=True).values
@@ -80,9 +163,13 @@ def l1_thresholds(a: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     # m_k = (c_k - r) / k, in place in the float64 cumulative sums (memory: one float64
     # copy of ``a`` besides the sorted values)
     m = torch.cumsum(s, dim=1, dtype=torch.float64).sub_(r64).div_(k)
-    # s_k > m_k holds exactly for k <= rho (a prefix), so rho is the count
+    # s_k > m_k holds for k <= rho (a prefix), so rho is the count; the rounding of the
+    # cumulative sums may move it where r is below that rounding: the compensated
+    # Michelot steps settle it
     rho = (s > m).sum(dim=1).clamp_(min=1)
-    return m.gather(1, (rho - 1).unsqueeze(1)).squeeze(1)
+    del m
+    mask = torch.arange(N, device=a.device).unsqueeze(0) < rho.unsqueeze(1)
+    return _michelot_refine(s, r64, mask, prefix=True)
 
 
 def _flat_l1_threshold(a: torch.Tensor, radius: float, total: torch.Tensor) -> torch.Tensor:
@@ -92,19 +179,31 @@ def _flat_l1_threshold(a: torch.Tensor, radius: float, total: torch.Tensor) -> t
     For long vectors, Michelot's bound ``tau >= (sum(a) - r) / n`` first discards entries
     that cannot be active (twice, each a masked selection), then the remaining candidates
     get the exact sort-based threshold; short vectors (e.g. the group norms of the
-    bi-level projection) are sorted directly.
+    bi-level projection) are sorted directly.  Where the radius is below the rounding of
+    the sums behind the bound (``r < 16 n eps ||a||_1``), the bound may have discarded
+    active entries; compensated Michelot steps over every entry then recover them.
     """
     cand = a
     n = a.numel()
     bound = (total - radius) / n
+    r = torch.full((1, 1), radius, dtype=torch.float64, device=a.device)
+    tau = None
     for _ in range(2 if n > _SORT_DIRECTLY else 0):
         keep = cand > _round_down(bound, cand.dtype)
         cand = cand[keep]
         if cand.numel() == 0:  # rounding only: every entry sits at the bound
-            return bound
+            tau = bound.reshape(1)
+            break
         bound = torch.clamp_min((cand.sum(dtype=torch.float64) - radius) / cand.numel(), 0.0)
-    r = torch.full((1,), radius, dtype=torch.float64, device=a.device)
-    return l1_thresholds(cand.reshape(1, -1), r)[0]
+    if tau is None:
+        tau = l1_thresholds(cand.reshape(1, -1), r.reshape(1))
+    if cand is not a and radius < 16.0 * n * _EPS * float(total):
+        row = a.reshape(1, -1)
+        tau = _michelot_refine(row, r, row > tau.unsqueeze(1))
+    return tau[0]
+
+
+_EPS = torch.finfo(torch.float64).eps
 
 
 def _round_down(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

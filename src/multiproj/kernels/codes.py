@@ -12,3 +12,5 @@ Q_CODES = {"1": Q1, "2": Q2, "inf": QINF}
 
 #: |x| of a float64 as int64 bits: clear the sign bit
 ABS_BITS64 = np.int64(0x7FFFFFFFFFFFFFFF)
+#: the same for a float32 seen as int32 bits
+ABS_BITS32 = np.int32(0x7FFFFFFF)

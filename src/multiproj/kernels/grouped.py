@@ -22,7 +22,7 @@ from .vector import (
     abs_bits_max,
     l1_threshold,
     l2_needs_scaling,
-    l2_scaled_col,
+    l2_scaled_vec,
     soft_threshold,
     soft_threshold_into,
     vec_norm,
@@ -38,6 +38,20 @@ def chunk_of(t, per_a, width, B):
     a = t // per_a
     b0 = (t % per_a) * width
     return a, b0, min(B, b0 + width)
+
+
+@njit(**JIT_OPTIONS)
+def cols_tasks(A, B, width):
+    """Number of tasks of a cols-layout kernel that takes ``width`` groups of a slab at a
+    time (task ``t`` covers the groups of :func:`cols_chunk`)."""
+    return A * ((B + width - 1) // width)
+
+
+@njit(**JIT_OPTIONS)
+def cols_chunk(t, B, width):
+    """``(a, b0, b1)``: the groups ``(a, b)``, ``b0 <= b < b1``, of task ``t`` of
+    :func:`cols_tasks`."""
+    return chunk_of(t, (B + width - 1) // width, width, B)
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -90,7 +104,7 @@ def group_norms_cols(x, q, v, nthreads):
                 if acc[k] == 0.0 and x.itemsize == 4:
                     pass  # float32 squares cannot underflow in float64: a zero group
                 elif l2_needs_scaling(acc[k]):  # squares that underflowed or overflowed
-                    acc[k] = l2_scaled_col(x, a, b0 + k)
+                    acc[k] = l2_scaled_vec(x[a, :, b0 + k])
                 else:
                     acc[k] = np.sqrt(acc[k])
         for k in range(b1 - b0):  # (element loops: a slice assignment from an array
@@ -123,60 +137,78 @@ def cols_linf64(xb, v, nthreads):
     for t in prange(A * per_a):
         a, b0, b1 = chunk_of(t, per_a, width, B)
         m = np.zeros(max(b1 - b0, 0), dtype=np.int64)
-        for i in range(N):
+        # four rows per sweep: the running maxima are read and written once per four
+        # entries of each column
+        i = 0
+        while i + 4 <= N:
+            x0 = xb[a, i, b0:b1]
+            x1 = xb[a, i + 1, b0:b1]
+            x2 = xb[a, i + 2, b0:b1]
+            x3 = xb[a, i + 3, b0:b1]
+            for k in range(b1 - b0):
+                c = abs_bits_max(abs_bits_max(m[k], x0[k]), x1[k])
+                m[k] = abs_bits_max(abs_bits_max(c, x2[k]), x3[k])
+            i += 4
+        while i < N:
             xi = xb[a, i, b0:b1]
             for k in range(b1 - b0):
                 m[k] = abs_bits_max(m[k], xi[k])
+            i += 1
         for k in range(b1 - b0):
             vb[a, b0 + k] = m[k]
 
 
 @njit(**JIT_OPTIONS)
-def _radii_row_inplace(og, q, vg, ug, buf):
-    """Row ``og`` onto the l_q ball of radius ``ug`` in place (``vg`` its l_q norm): the
-    loops read and write one array, which the compiler vectorises."""
-    N = og.shape[0]
+def _radii_row(og, q, vg, ug, buf, xg=None):
+    """Row ``xg`` (only read: it may be a read-only array) onto the l_q ball of radius
+    ``ug`` (``vg`` its l_q norm), written into ``og``; without ``xg``, row ``og`` in place.
+
+    The in-place compilation (``xg`` omitted, so ``src`` is ``og`` itself) reads and writes
+    through one array, which the compiler vectorises; with two arrays that may overlap, its
+    run-time alias check falls back to scalar code.
+    """
+    if xg is None:
+        src = og
+    else:
+        src = xg
+    N = src.shape[0]
     if ug <= 0.0:
         og[:] = 0.0
     elif ug >= vg:
-        return
+        if xg is not None:  # element loop: a slice copy compiles Numba's shape-error path
+            for i in range(N):
+                og[i] = xg[i]
     elif q == QINF:
         # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
-        cu = og.dtype.type(ug)
+        cu = src.dtype.type(ug)
         for i in range(N):
-            z = og[i] if og[i] < cu else cu
+            z = src[i] if src[i] < cu else cu
             og[i] = z if z > -cu else -cu
     elif q == Q2:
-        s = og.dtype.type(ug / vg)
+        s = src.dtype.type(ug / vg)
         for i in range(N):
-            og[i] = og[i] * s
+            og[i] = src[i] * s
     else:
-        tau, _ = l1_threshold(og, ug, buf)
-        soft_threshold_into(og, tau, og)
+        tau, _ = l1_threshold(src, ug, buf)
+        soft_threshold_into(src, tau, og)
 
 
 @njit(**JIT_OPTIONS)
-def _radii_row_into(xg, q, vg, ug, buf, og):
-    """Row ``xg`` (only read: it may be a read-only array) onto the l_q ball of radius
-    ``ug``, written into ``og``."""
-    N = xg.shape[0]
-    if ug <= 0.0:
-        og[:] = 0.0
-    elif ug >= vg:
-        for i in range(N):
-            og[i] = xg[i]
-    elif q == QINF:
-        cu = xg.dtype.type(ug)
-        for i in range(N):
-            z = xg[i] if xg[i] < cu else cu
-            og[i] = z if z > -cu else -cu
-    elif q == Q2:
-        s = xg.dtype.type(ug / vg)
-        for i in range(N):
-            og[i] = xg[i] * s
+def _radii_segment(oi, q, f, xi=None):
+    """One row segment of the cols layout: ``oi[k] = clip(xi[k], -f[k], f[k])`` (q = inf) or
+    ``xi[k] * f[k]`` (q = 2); without ``xi``, ``oi`` in place (see :func:`_radii_row`)."""
+    if xi is None:
+        src = oi
     else:
-        tau, _ = l1_threshold(xg, ug, buf)
-        soft_threshold_into(xg, tau, og)
+        src = xi
+    if q == QINF:
+        # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
+        for k in range(src.shape[0]):
+            z = src[k] if src[k] < f[k] else f[k]
+            oi[k] = z if z > -f[k] else -f[k]
+    else:
+        for k in range(src.shape[0]):
+            oi[k] = src[k] * f[k]
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -196,9 +228,9 @@ def apply_radii_rows(x, q, v, u, out, inplace):
         buf = np.empty(N if q == Q1 else 1, dtype=np.float64)
         for g in range(c * step, min(G, (c + 1) * step)):
             if inplace:
-                _radii_row_inplace(out[g], q, v[g], u[g], buf)
+                _radii_row(out[g], q, v[g], u[g], buf)
             else:
-                _radii_row_into(x[g], q, v[g], u[g], buf, out[g])
+                _radii_row(out[g], q, v[g], u[g], buf, x[g])
 
 
 @njit(**PARALLEL_OPTIONS)
@@ -223,25 +255,10 @@ def apply_radii_cols(x, q, v, u, out, nthreads, inplace):
                 vb = v[a, b0 + k]
                 f[k] = 0.0 if ub <= 0.0 else (1.0 if ub >= vb else ub / vb)
         for i in range(N):
-            oi = out[a, i, b0:b1]
             if inplace:
-                if q == QINF:
-                    # clip at u keeping signs: sign(x) min(|x|, u) = min(max(x, -u), u)
-                    for k in range(w):
-                        z = oi[k] if oi[k] < f[k] else f[k]
-                        oi[k] = z if z > -f[k] else -f[k]
-                else:
-                    for k in range(w):
-                        oi[k] = oi[k] * f[k]
+                _radii_segment(out[a, i, b0:b1], q, f)
             else:
-                xi = x[a, i, b0:b1]
-                if q == QINF:
-                    for k in range(w):
-                        z = xi[k] if xi[k] < f[k] else f[k]
-                        oi[k] = z if z > -f[k] else -f[k]
-                else:
-                    for k in range(w):
-                        oi[k] = xi[k] * f[k]
+                _radii_segment(out[a, i, b0:b1], q, f, x[a, i, b0:b1])
 
 
 @njit(**JIT_OPTIONS)
@@ -254,20 +271,22 @@ def _gather_cols(x, a, b0, b1, col):
             col[k, i] = xi[k]
 
 
-@njit(**PARALLEL_OPTIONS)
-def apply_l1_cols(x, v, u, out):
-    """l1 groups in the cols layout: gather a few columns, find each column's soft
-    threshold, write the soft-thresholded rows."""
-    A, N, B = x.shape
-    nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
-    for t in prange(A * nb):
-        a, b0, b1 = chunk_of(t, nb, _L1_CHUNK, B)
-        w = b1 - b0
-        f = np.empty(w)
-        col = np.empty((w, N))
-        buf = np.empty(N)
-        _gather_cols(x, a, b0, b1, col)
-        for k in range(w):
+@njit(**JIT_OPTIONS)
+def _chunk_l1_thresholds(x, a, b0, b1, radius, f, v=None, u=None):
+    """``f[k]``: the l1 threshold of group ``(a, b0 + k)`` of the cols layout, the columns
+    gathered first into a contiguous buffer.  Without ``u``: at ``radius``, 0 when the group
+    is inside the ball.  With the group radii ``u`` and norms ``v``: the soft threshold that
+    projects the group onto its own l1 ball, ``inf`` for ``u <= 0`` (zeroed), 0 for
+    ``u >= v`` (kept)."""
+    N = x.shape[1]
+    col = np.empty((b1 - b0, N))
+    buf = np.empty(N)
+    _gather_cols(x, a, b0, b1, col)
+    for k in range(b1 - b0):
+        if u is None:
+            tg, _ = l1_threshold(col[k], radius, buf)
+            f[k] = max(tg, 0.0)
+        else:
             ub = u[a, b0 + k]
             if ub <= 0.0:
                 f[k] = np.inf
@@ -275,10 +294,21 @@ def apply_l1_cols(x, v, u, out):
                 f[k] = 0.0
             else:
                 f[k], _ = l1_threshold(col[k], ub, buf)
+
+
+@njit(**PARALLEL_OPTIONS)
+def apply_l1_cols(x, v, u, out):
+    """l1 groups in the cols layout: gather a few columns, find each column's soft
+    threshold, write the soft-thresholded rows."""
+    A, N, B = x.shape
+    for t in prange(cols_tasks(A, B, _L1_CHUNK)):
+        a, b0, b1 = cols_chunk(t, B, _L1_CHUNK)
+        f = np.empty(b1 - b0)
+        _chunk_l1_thresholds(x, a, b0, b1, 0.0, f, v, u)
         for i in range(N):
             xi = x[a, i, b0:b1]
             oi = out[a, i, b0:b1]
-            for k in range(w):
+            for k in range(b1 - b0):
                 oi[k] = soft_threshold(xi[k], f[k])
 
 
@@ -298,15 +328,9 @@ def l1_thresholds_cols(x, radius, tau):
     """Cols layout of :func:`l1_thresholds_rows` (``tau`` flat, group ``a * B + b``): a few
     columns are gathered at a time before the l1 threshold runs on each."""
     A, N, B = x.shape
-    nb = (B + _L1_CHUNK - 1) // _L1_CHUNK
-    for t in prange(A * nb):
-        a, b0, b1 = chunk_of(t, nb, _L1_CHUNK, B)
-        col = np.empty((b1 - b0, N))
-        buf = np.empty(N)
-        _gather_cols(x, a, b0, b1, col)
-        for k in range(b1 - b0):
-            tg, _ = l1_threshold(col[k], radius, buf)
-            tau[a * B + b0 + k] = max(tg, 0.0)
+    for t in prange(cols_tasks(A, B, _L1_CHUNK)):
+        a, b0, b1 = cols_chunk(t, B, _L1_CHUNK)
+        _chunk_l1_thresholds(x, a, b0, b1, radius, tau[a * B + b0 : a * B + b1])
 
 
 @njit(**JIT_OPTIONS)

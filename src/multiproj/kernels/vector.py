@@ -8,10 +8,13 @@ float64 whatever the input dtype.  The group kernels call them on one group at a
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .._core.config import JIT_OPTIONS
-from .codes import ABS_BITS64, Q1, Q2, QINF
+from .codes import ABS_BITS32, ABS_BITS64, Q1, Q2, QINF
+
+_EPS = np.finfo(np.float64).eps
 
 
 @njit(**JIT_OPTIONS)
@@ -88,6 +91,99 @@ def _filter(w, cnt, tau):
     return k, s
 
 
+# the first pass of the flat l1 threshold takes the maximum of every block of _SUB entries
+_SUB = 64
+
+
+def abs_bits(y):
+    """``(bits, mask)``: the 1-D float array ``y`` seen as signed integers of its width and
+    the mask that clears their sign bit (compiled form only, see the overload below)."""
+    raise NotImplementedError("abs_bits runs inside compiled kernels only")
+
+
+@overload(abs_bits)
+def _abs_bits(y):
+    if y.dtype == types.float64:
+        return lambda y: (y.view(np.int64), ABS_BITS64)
+    return lambda y: (y.view(np.int32), ABS_BITS32)
+
+
+@njit(**JIT_OPTIONS)
+def _lower(x, scale):
+    """``x`` lowered by 4 ulps of ``scale >= |x|``: a lower bound computed with one rounding
+    stays a lower bound."""
+    return x - 4.0 * _EPS * scale
+
+
+@njit(**JIT_OPTIONS)
+def _screen_bits(y, radius, buf, lim, bmax):
+    """First pass of :func:`l1_threshold_flat`: ``(max |y|, cnt)`` with the candidates, the
+    entries above ``max |y| - radius`` (a lower bound of the threshold), in ``buf[:cnt]``.
+    ``cnt = -1`` when there are more than ``lim`` of them, or when ``max |y| <= radius``
+    (every entry may then be active, and the point may be inside the ball).  NaN or inf
+    in ``y`` gives a non-finite maximum.
+
+    The comparisons run on the bit patterns with the sign bit cleared: for non-negative
+    floats they order like the values and NaN lies above inf, so the maxima are integer
+    maxima, which vectorise (the float maximum does not without fast-math).  One pass
+    stores the maximum of every block of ``_SUB`` entries in ``bmax`` (a loop of fixed
+    length, fully vectorised; ``bmax`` has ``len(y) // _SUB`` entries of the bits' dtype);
+    only the blocks whose maximum lies above the bound are read again.
+    """
+    yb, mask = abs_bits(y)
+    n = y.shape[0]
+    nb = n // _SUB
+    zero = yb.dtype.type(0)
+    for b in range(nb):
+        base = b * _SUB
+        bm = zero
+        for j in range(_SUB):
+            c = yb[base + j] & mask
+            bm = c if c > bm else bm
+        bmax[b] = bm
+    m = zero
+    for b in range(nb):
+        m = bmax[b] if bmax[b] > m else m
+    for i in range(nb * _SUB, n):
+        c = yb[i] & mask
+        m = c if c > m else m
+    f1 = np.empty(1, dtype=y.dtype)
+    b1 = f1.view(yb.dtype)
+    b1[0] = m
+    top = np.float64(f1[0])
+    low = _lower(top - radius, top)
+    if not (np.isfinite(top) and low > 0.0):
+        return top, -1
+    f1[0] = low
+    if np.float64(f1[0]) > low:  # rounded up into y's dtype: one step down
+        b1[0] -= 1
+    lowb = b1[0]
+    cnt = 0
+    for b in range(nb):
+        if bmax[b] > lowb:
+            base = b * _SUB
+            for j in range(_SUB):
+                if (yb[base + j] & mask) > lowb:
+                    buf[cnt] = abs(y[base + j])
+                    cnt += 1
+            if cnt > lim:
+                return top, -1
+    for i in range(nb * _SUB, n):
+        if (yb[i] & mask) > lowb:
+            buf[cnt] = abs(y[i])
+            cnt += 1
+    return top, cnt
+
+
+@njit(**JIT_OPTIONS)
+def _all_finite(y):
+    """True when every entry of the 1-D ``y`` is finite."""
+    for i in range(y.shape[0]):
+        if not np.isfinite(y[i]):
+            return False
+    return True
+
+
 @njit(**JIT_OPTIONS)
 def l1_threshold(y, radius, buf):
     """Threshold of the Euclidean projection of ``y`` onto the l1 ball of ``radius``.
@@ -95,59 +191,83 @@ def l1_threshold(y, radius, buf):
     Returns ``(tau, finite)``.  ``tau`` solves ``sum(max(|y| - tau, 0)) = radius`` when
     ``||y||_1 > radius``; otherwise it is ``<= 0`` (the point is inside the ball).
     ``finite`` is False when ``y`` holds NaN or inf (``tau`` is then meaningless).
+    ``buf`` is float64 workspace of length ``>= len(y)``.  The first pass gives ``||y||_1``
+    (as :func:`vec_norm` sums it, so that a radius equal to the norm is recognised as
+    inside the ball), the second filters ``y`` at ``(||y||_1 - radius) / n``; see
+    :func:`_l1_finish`.
+    """
+    total = vec_norm(y, Q1)
+    if not np.isfinite(total) and not _all_finite(y):  # (a finite sum can overflow)
+        return np.nan, False
+    return _l1_finish(y, radius, buf, -1.0, total, -1)
 
-    Exact, expected linear time.  Michelot's iteration ``tau <- (sum_{|y| > tau} |y| -
-    radius) / #{|y| > tau}`` starts from ``tau_0 = (||y||_1 - radius) / n`` and increases
-    monotonically to the solution, so every value it discards is inactive; its passes are
-    branch-free and shrink quickly.  Should a pass discard less than a tenth of the
-    candidates, Condat's algorithm [CON] (worst-case robust) finishes on them.  The
-    threshold is finally recomputed from the active set with one float64 sum, so it is
-    exact to rounding.  ``buf`` is float64 workspace of length ``>= len(y)``.
+
+@njit(**JIT_OPTIONS)
+def l1_threshold_flat(y, radius, buf, bmax):
+    """:func:`l1_threshold` with the vectorised first pass of :func:`_screen_bits`, for one
+    long vector.  ``buf`` may be shorter than ``y`` (at least ``2 * _SUB`` entries): the
+    candidates of the first pass rarely exceed an eighth of ``y``, and a full-length
+    workspace is allocated only when they do.  ``bmax`` receives the block maxima of
+    :func:`_screen_bits`, which :func:`soft_threshold_blocks` reuses."""
+    n = y.shape[0]
+    rmax, cnt = _screen_bits(y, radius, buf, min(n // 8, buf.shape[0] - 2 * _SUB), bmax)
+    if not np.isfinite(rmax):
+        return np.nan, False
+    tau, done = _l1_finish(y, radius, buf, rmax, -1.0, cnt)
+    if not done:  # a pass that needs every entry: the generic threshold, full workspace
+        return l1_threshold(y, radius, np.empty(n))
+    return tau, True
+
+
+@njit(**JIT_OPTIONS)
+def _l1_finish(y, radius, buf, rmax, total, cnt):
+    """The l1 threshold from the first pass: ``rmax = max |y|`` and ``total = ||y||_1``
+    (either ``< 0``: not computed) and the ``cnt`` candidates in ``buf`` (``cnt < 0``:
+    none stored, they are taken from ``y``).
+
+    Exact, expected linear time.  The largest entry alone moves by at most the radius, so
+    ``tau >= max|y| - radius``, and the first pass kept every entry above that bound.  When ``max|y| <= radius`` the point may be inside the ball
+    (``||y||_1`` decides, summed as :func:`vec_norm` sums it); otherwise it is outside.
+    Michelot's iteration ``tau <- (sum_{|y| > tau} |y| - radius) / #{|y| > tau}`` then
+    starts from the larger of the lower bounds ``max|y| - radius`` and ``(||y||_1 -
+    radius) / n`` and increases monotonically to the solution, so every value it discards
+    is inactive; its passes are branch-free and shrink quickly.  Should a pass discard
+    less than a tenth of the candidates, Condat's algorithm [CON] (worst-case robust)
+    finishes on them.  The threshold is finally recomputed from the active set with a
+    compensated sum, so it is exact to rounding.
+
+    Returns ``(tau, done)``; ``done`` is False when a pass over every entry is needed and
+    ``buf`` is shorter than ``y`` (the caller then runs :func:`l1_threshold` with a
+    full-length workspace).
     """
     n = y.shape[0]
-    # pass 1: ||y||_1 (four accumulators) and the finiteness check
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    chk = 0.0
-    i = 0
-    while i + 4 <= n:
-        a0 = abs(y[i])
-        a1 = abs(y[i + 1])
-        a2 = abs(y[i + 2])
-        a3 = abs(y[i + 3])
-        chk += (a0 - a0) + (a1 - a1) + (a2 - a2) + (a3 - a3)
-        s0 += a0
-        s1 += a1
-        s2 += a2
-        s3 += a3
-        i += 4
-    while i < n:
-        a0 = abs(y[i])
-        chk += a0 - a0
-        s0 += a0
-        i += 1
-    if chk != 0.0:
-        return np.nan, False
-    total = (s0 + s1) + (s2 + s3)
-    if total <= radius:
-        return (total - radius) / max(n, 1), True
     if radius <= 0.0:
-        m = 0.0
+        if rmax < 0.0:
+            rmax = vec_norm(y, QINF)
+        return rmax, True
+    if total < 0.0 and rmax <= radius:  # inside the ball only if ||y||_1 <= radius
+        total = vec_norm(y, Q1)
+    if total >= 0.0 and total <= radius:
+        return (total - radius) / max(n, 1), True
+    tau = -np.inf
+    if rmax >= 0.0:
+        tau = _lower(rmax - radius, rmax)
+    if total >= 0.0:
+        tau = max(tau, (total - radius) / n)
+    # pass 2: the candidates above the first threshold, compacted into the workspace
+    if cnt >= 0:
+        k, s = _filter(buf, cnt, tau)
+    else:  # the first pass met too many candidates (a large radius): filter y itself
+        if buf.shape[0] < n:
+            return np.nan, False
+        k = 0
+        s = 0.0
         for i in range(n):
-            m = max(m, abs(y[i]))
-        return m, True
-    # pass 2: candidates above tau_0, copied into the workspace
-    tau = (total - radius) / n
-    k = 0
-    s = 0.0
-    for i in range(n):
-        a = abs(y[i])
-        keep = a > tau
-        buf[k] = a
-        k += keep
-        s += a if keep else 0.0
+            a = abs(y[i])
+            keep = a > tau
+            buf[k] = a
+            k += keep
+            s += a if keep else 0.0
     cnt = k
     # Michelot passes on the shrinking candidate set.  A pass that keeps nothing (tau
     # rounded above every candidate: the radius is below the rounding of their sum, e.g.
@@ -166,6 +286,8 @@ def l1_threshold(y, radius, buf):
             break
         cnt = k
     if restart:
+        if buf.shape[0] < n:
+            return np.nan, False
         for i in range(n):
             buf[i] = abs(y[i])
         tau, cnt = _condat(buf, n, radius)
@@ -184,6 +306,8 @@ def l1_threshold(y, radius, buf):
         # comparisons use, which may then have dropped active entries.  A threshold
         # computed from a subset of the active set lies below the true one, so Michelot's
         # iteration over every entry, with compensated sums, climbs back to it.
+        if buf.shape[0] < n:
+            return np.nan, False
         for _ in range(16):
             k = 0
             for i in range(n):
@@ -199,9 +323,6 @@ def l1_threshold(y, radius, buf):
                 break
             cnt = k
     return tau, True
-
-
-_EPS = np.finfo(np.float64).eps
 
 
 @njit(**JIT_OPTIONS)
@@ -223,9 +344,12 @@ def _active_threshold(buf, cnt, radius):
 
 @njit(**JIT_OPTIONS)
 def soft_threshold(v, tau):
-    """``sign(v) * max(|v| - tau, 0)`` (identity for tau = 0, zero for tau = inf)."""
-    t = abs(v) - tau
-    return (t if v >= 0.0 else -t) if t > 0.0 else 0.0
+    """``sign(v) * max(|v| - tau, 0)`` for finite ``v`` (identity for tau = 0, zero for
+    tau = inf), as ``v - clip(v, -tau, tau)``: the same single rounding of ``|v| - tau``,
+    and a loop of it vectorises (two selects and a subtraction)."""
+    c = v if v < tau else tau
+    c = c if c > -tau else -tau
+    return v - c
 
 
 @njit(**JIT_OPTIONS)
@@ -329,7 +453,7 @@ L2_SAFE_LOW = 2.0**-968
 @njit(**JIT_OPTIONS)
 def l2_needs_scaling(s):
     """True when the float64 sum of squares ``s`` may have underflowed or overflowed (or is
-    NaN): the norm is then recomputed by :func:`l2_scaled_vec` or :func:`l2_scaled_col`."""
+    NaN): the norm is then recomputed by :func:`l2_scaled_vec` (on any 1-D view)."""
     return not (s >= L2_SAFE_LOW and s < np.inf)
 
 
@@ -356,34 +480,16 @@ def l2_scaled_vec(x):
 
 
 @njit(**JIT_OPTIONS)
-def l2_scaled_col(x, a, b):
-    """``||x[a, :, b]||_2`` of a 3-D array with scaling (see :func:`l2_scaled_vec`)."""
-    N = x.shape[1]
-    m = 0.0
-    chk = 0.0
-    for i in range(N):
-        t = abs(np.float64(x[a, i, b]))
-        chk += t - t
-        m = t if t > m else m
-    if chk != 0.0:
-        return np.nan
-    if m == 0.0:
-        return 0.0
-    s = 0.0
-    for i in range(N):
-        t = np.float64(x[a, i, b]) / m
-        s += t * t
-    return m * np.sqrt(s)
-
-
-@njit(**JIT_OPTIONS)
 def project_l1_flat(y, radius, out):
     """Project the 1-D ``y`` onto the l1 ball into ``out``; return False on NaN/inf input."""
     n = y.shape[0]
     if n == 0:
         return True
-    buf = np.empty(n, dtype=np.float64)
-    tau, finite = l1_threshold(y, radius, buf)
+    # workspace for the candidates of the first pass (see l1_threshold_flat)
+    buf = np.empty(min(n, n // 8 + 2 * _SUB), dtype=np.float64)
+    yb, _ = abs_bits(y)
+    bmax = np.empty(n // _SUB, dtype=yb.dtype)
+    tau, finite = l1_threshold_flat(y, radius, buf, bmax)
     if not finite:
         return False
     if radius == 0.0:
@@ -392,8 +498,34 @@ def project_l1_flat(y, radius, out):
         for i in range(n):  # (a slice assignment from an array would compile Numba's
             out[i] = y[i]  # shape-mismatch message formatting)
     else:
-        soft_threshold_into(y, tau, out)
+        soft_threshold_blocks(y, tau, out, bmax)
     return True
+
+
+@njit(**JIT_OPTIONS)
+def soft_threshold_blocks(y, tau, out, bmax):
+    """:func:`soft_threshold_into` for ``tau > 0`` given the block maxima ``bmax`` of
+    :func:`_screen_bits`: a block whose largest magnitude is at most ``tau`` becomes zeros
+    without reading ``y`` again (at a small radius, nearly every block)."""
+    yb, _ = abs_bits(y)
+    f1 = np.empty(1, dtype=y.dtype)
+    b1 = f1.view(yb.dtype)
+    f1[0] = tau
+    if np.float64(f1[0]) > tau:  # rounded up into y's dtype: one step down
+        b1[0] -= 1
+    taub = b1[0]  # |y_i| <= tau exactly when its bits are <= taub
+    n = y.shape[0]
+    nb = n // _SUB
+    for b in range(nb):
+        base = b * _SUB
+        if bmax[b] <= taub:
+            for j in range(_SUB):
+                out[base + j] = 0.0
+        else:
+            for j in range(_SUB):
+                out[base + j] = soft_threshold(y[base + j], tau)
+    for i in range(nb * _SUB, n):
+        out[i] = soft_threshold(y[i], tau)
 
 
 @njit(**JIT_OPTIONS)
