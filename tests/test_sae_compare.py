@@ -12,23 +12,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import multiproj  # noqa: E402
-from multiproj.sae import SparseAutoencoderClassifier, make_synthetic  # noqa: E402
+from multiproj.sae import SparseAutoencoderClassifier  # noqa: E402
 from multiproj.sae.compare import compare, consensus, default_ks, format_table, stability  # noqa: E402
 
-FAST = dict(epochs=3, retrain_epochs=2, batch_size=16, lr=1e-3, hidden=16, n_threads=1)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def small():
-    return make_synthetic(n_samples=160, n_features=30, n_informative=5, class_sep=2.0, random_state=2)
+from sae_fixtures import FAST, _one_torch_thread, small  # noqa: E402, F401 (fixtures)
 
 
 @pytest.mark.parametrize(
