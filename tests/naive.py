@@ -374,15 +374,7 @@ def _ld_proj_l1inf(z, r, axis):
     def F(theta):
         return ld_vec_norm([_ld_l1_tau(row, theta) for row in a], "1")
 
-    lo, hi = 0, len(bps) - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if F(bps[mid]) >= r:
-            lo = mid
-        else:
-            hi = mid
-    f0, f1 = F(bps[lo]), F(bps[hi])
-    theta = bps[lo] + (f0 - r) / (f0 - f1) * (bps[hi] - bps[lo])
+    theta = root_between_breakpoints(F, bps, r)
     mu = np.array([_ld_l1_tau(row, theta) for row in a], dtype=LD)
     return back(np.sign(m) * np.minimum(a, mu[:, None]))
 
@@ -473,3 +465,19 @@ def ld_gap(y, x, r, ball, axis=0):
     if lhs == 0:
         return LD(0)
     return (lhs - np.sum(d * w)) / lhs
+
+
+def root_between_breakpoints(F, bps, r):
+    """``theta`` with ``F(theta) = r`` for a decreasing, piecewise-linear ``F`` whose kinks
+    are among the sorted ``bps`` (``F(bps[0]) >= r``): bisection over the breakpoints, then
+    linear interpolation on the bracketing piece, in the arithmetic of the values (longdouble
+    or exact fractions)."""
+    lo, hi = 0, len(bps) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if F(bps[mid]) >= r:
+            lo = mid
+        else:
+            hi = mid
+    f0, f1 = F(bps[lo]), F(bps[hi])
+    return bps[lo] + (f0 - r) / (f0 - f1) * (bps[hi] - bps[lo])

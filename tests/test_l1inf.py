@@ -347,15 +347,7 @@ def frac_levels(y, r):
     def F(theta):
         return sum(_frac_tau(a, theta) for a in cols)
 
-    lo, hi = 0, len(bps) - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if F(bps[mid]) >= r:
-            lo = mid
-        else:
-            hi = mid
-    f0, f1 = F(bps[lo]), F(bps[hi])
-    theta = bps[lo] + (f0 - r) / (f0 - f1) * (bps[hi] - bps[lo])
+    theta = naive.root_between_breakpoints(F, bps, r)
     return [_frac_tau(a, theta) for a in cols]
 
 
