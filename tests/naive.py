@@ -481,3 +481,21 @@ def root_between_breakpoints(F, bps, r):
             hi = mid
     f0, f1 = F(bps[lo]), F(bps[hi])
     return bps[lo] + (f0 - r) / (f0 - f1) * (bps[hi] - bps[lo])
+
+
+#: adversarial matrices for the l1,inf solvers (each a function of a NumPy generator)
+ADVERSARIAL_L1INF = {
+    "ties": lambda rng: rng.integers(-2, 3, (12, 10)).astype(np.float64),
+    "all_equal": lambda rng: np.ones((8, 9)),
+    "duplicated_columns": lambda rng: np.repeat(rng.standard_normal((10, 3)), 5, axis=1),
+    "duplicated_rows": lambda rng: np.repeat(rng.standard_normal((1, 7)), 6, axis=0),
+    "zero_columns": lambda rng: rng.standard_normal((9, 12)) * (rng.random(12) < 0.5),
+    "one_nonzero": lambda rng: np.pad([[3.0]], ((0, 5), (0, 6))),
+    "single_group": lambda rng: rng.standard_normal((15, 1)),
+    "single_row": lambda rng: rng.standard_normal((1, 15)),
+    "single_entry": lambda rng: np.array([[-2.5]]),
+    "huge": lambda rng: rng.standard_normal((8, 9)) * 1e150,
+    "tiny": lambda rng: rng.standard_normal((8, 9)) * 1e-150,
+    "mixed_scales": lambda rng: rng.standard_normal((8, 9)) * 10.0 ** rng.integers(-8, 8, 9),
+    "spike": lambda rng: np.where(np.eye(10, 11) > 0, 1e6, rng.random((10, 11))),
+}
