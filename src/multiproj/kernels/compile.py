@@ -83,7 +83,7 @@ def _is_ours(dispatcher) -> bool:
 
 
 def kernel_name(dispatcher) -> str:
-    """``module.function`` of a kernel, without the package prefix (``grouped.outer_l1``)."""
+    """``module.function`` of a kernel, without the package prefix (``grouped.apply_radii_cols``)."""
     fn = dispatcher.py_func
     return f"{fn.__module__.rpartition('.')[2]}.{fn.__qualname__}"
 

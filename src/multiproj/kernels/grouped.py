@@ -331,27 +331,3 @@ def l1_thresholds_cols(x, radius, tau):
     for t in prange(cols_tasks(A, B, _L1_CHUNK)):
         a, b0, b1 = cols_chunk(t, B, _L1_CHUNK)
         _chunk_l1_thresholds(x, a, b0, b1, radius, tau[a * B + b0 : a * B + b1])
-
-
-@njit(**JIT_OPTIONS)
-def outer_l1(v, radius):
-    """Group radii of the bi-level projection: ``u = P_l1(v, radius)`` for ``v >= 0``.
-
-    Returns ``(u, inside)``; ``inside`` is True when ``sum(v) <= radius`` (then ``u = v``).
-    """
-    flat = v.ravel()
-    u = np.empty_like(flat)
-    if flat.shape[0] == 0:
-        return u.reshape(v.shape), True
-    buf = np.empty(flat.shape[0])
-    tau, _ = l1_threshold(flat, radius, buf)
-    if radius == 0.0:
-        u[:] = 0.0
-        return u.reshape(v.shape), False
-    if tau <= 0.0:
-        for k in range(flat.shape[0]):
-            u[k] = flat[k]
-        return u.reshape(v.shape), True
-    for k in range(flat.shape[0]):
-        u[k] = max(flat[k] - tau, 0.0)
-    return u.reshape(v.shape), False

@@ -199,7 +199,7 @@ def l1_threshold(y, radius, buf):
     total = vec_norm(y, Q1)
     if not np.isfinite(total) and not _all_finite(y):  # (a finite sum can overflow)
         return np.nan, False
-    return _l1_finish(y, radius, buf, -1.0, total, -1)
+    return _l1_finish(y, radius, buf, -1.0, total, np.int64(-1))
 
 
 @njit(**JIT_OPTIONS)
@@ -260,7 +260,7 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
     else:  # the first pass met too many candidates (a large radius): filter y itself
         if buf.shape[0] < n:
             return np.nan, False
-        k = 0
+        k = np.int64(0)
         s = 0.0
         for i in range(n):
             a = abs(y[i])
@@ -309,7 +309,7 @@ def _l1_finish(y, radius, buf, rmax, total, cnt):
         if buf.shape[0] < n:
             return np.nan, False
         for _ in range(16):
-            k = 0
+            k = np.int64(0)
             for i in range(n):
                 a = abs(y[i])
                 if a > tau:
