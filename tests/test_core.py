@@ -125,6 +125,34 @@ def test_bilevel_matches_reference_over_shapes(ball, shape, axis, dtype):
     assert x.dtype == y.dtype
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("shape,axis", [((40, 70), 0), ((70, 40), 1), ((3, 40, 37), 1)])
+def test_l1_group_radii_mixed_columns_match_reference(shape, axis, inplace, dtype):
+    """Second pass of the bi-level l1,1 projection with every kind of group radius side by
+    side: zero (group zeroed), at and above the group's norm (kept as it is) and inside
+    (its own l1 projection), against the longdouble per-group l1 projection."""
+    from multiproj._cpu.primitives import apply_group_radii, group_norms
+
+    y = make_data("normal", shape, dtype, seed=3)
+    v = group_norms(y, "1", (axis,))
+    share = np.resize(np.array([0.0, 1.0, 2.0, 0.5, 0.05, 0.999]), v.size).reshape(v.shape)
+    u = v * share
+    y0 = y.copy()
+    x = apply_group_radii(y, "1", v, u, (axis,), out=y if inplace else None)
+    assert (x is y) == inplace
+    if not inplace:
+        np.testing.assert_array_equal(y, y0)
+    yt, ut = np.moveaxis(y0, axis, -1), np.moveaxis(u, axis, -1)
+    xt = np.moveaxis(x, axis, -1)
+    rows, radii = yt.reshape(-1, shape[axis]), ut.reshape(-1)
+    ref = np.stack([naive.LD_PROJ["1"](naive._ld(row, 1.0), naive.LD(r)) for row, r in zip(rows, radii)])
+    rtol, atol = tol(dtype)
+    np.testing.assert_allclose(xt.reshape(rows.shape), ref.astype(np.float64), rtol=rtol, atol=atol)
+    kept = ut.reshape(-1) >= np.moveaxis(v, axis, -1).reshape(-1)
+    np.testing.assert_array_equal(xt.reshape(rows.shape)[kept], rows[kept])  # bitwise
+    assert not xt.reshape(rows.shape)[radii == 0].any()
+
+
 @pytest.mark.parametrize("kind", DATA_KINDS)
 @pytest.mark.parametrize("regime", ["zero", "inside", "boundary", "outside", "far"])
 @pytest.mark.parametrize("ball", MIXED)

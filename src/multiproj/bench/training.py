@@ -10,8 +10,10 @@
    ``optimizer.step()`` as a share of the Adam update of the same step (step hooks around
    both), for a fixed radius, a ``keep`` target (the threshold of ``multiproj.radius_for``
    recomputed at every projection), frozen removed groups, an annealing schedule, and
-   projections every 10 steps; and whole ``opt.step()`` calls against the unconstrained
-   model, timed in turns.
+   projections every 10 steps; whole ``opt.step()`` calls against the unconstrained
+   model, timed in turns; and the paired ratio: whole steps of the same model with and
+   without the constraint in alternation (median of per-pair ratios, thread CPU time and
+   wall time).
 
 Everything runs on one thread (torch and Numba).  Usage::
 
@@ -104,7 +106,7 @@ def bench_constrain(repeat: int, width: int, batch: int) -> None:
           f"step: 'added' is their ratio (median over {repeat} steps; the mean ratio for "
           f"'every').  'step vs none' compares whole opt.step() calls with the unconstrained "
           f"model, timed in turns (noisier: other load moves it).")
-    setups, marks = {}, {}
+    setups, marks, handles = {}, {}, {}
     for name, rule in rules.items():
         torch.manual_seed(0)
         model = _model(width, depth)
@@ -122,10 +124,9 @@ def bench_constrain(repeat: int, width: int, batch: int) -> None:
             t["adam"].append(t["mid"] - t["pre"])
             t["proj"].append(end - t["mid"])
 
-        opt.register_step_pre_hook(pre)
-        opt.register_step_post_hook(mid)
+        hooks = [opt.register_step_pre_hook(pre), opt.register_step_post_hook(mid)]
         h = mpn.constrain(model, opt, rule) if rule else None
-        opt.register_step_post_hook(post)
+        hooks.append(opt.register_step_post_hook(post))
         assert h is None or len(h) == depth
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), target).backward()
@@ -134,14 +135,21 @@ def bench_constrain(repeat: int, width: int, batch: int) -> None:
         t["adam"].clear()
         t["proj"].clear()
         setups[name] = opt.step
+        handles[name] = (h, hooks)
     steps = {name: [] for name in setups}
     for _ in range(repeat):
         for name, step in setups.items():
             t0 = time.perf_counter()
             step()  # reuses the gradients of the last backward
             steps[name].append(time.perf_counter() - t0)
+    paired = {}
+    for name, (h, hooks) in handles.items():
+        for hk in hooks:
+            hk.remove()
+        if h is not None:
+            paired[name] = _paired_ratio(setups[name], h, repeat)
     print(f"{'constraint':<30}{'Adam ms':>9}{'projections ms':>16}{'added':>8}"
-          f"{'step ms':>9}{'step vs none':>14}")
+          f"{'step ms':>9}{'step vs none':>14}{'paired cpu':>12}{'paired wall':>13}")
     base = np.median(steps["none"])
     for name, t in marks.items():
         adam, proj = np.array(t["adam"]), np.array(t["proj"])
@@ -149,7 +157,29 @@ def bench_constrain(repeat: int, width: int, batch: int) -> None:
         added = proj.mean() / adam.mean() if every else np.median(proj / adam)
         med = np.median(steps[name])
         print(f"{name:<30}{1e3 * np.median(adam):>9.2f}{1e3 * (proj.mean() if every else np.median(proj)):>16.3f}"
-              f"{100 * added:>7.1f}%{1e3 * med:>9.2f}{100 * (med / base - 1):>13.1f}%")
+              f"{100 * added:>7.1f}%{1e3 * med:>9.2f}{100 * (med / base - 1):>13.1f}%"
+              + (f"{paired[name][0]:>12.3f}{paired[name][1]:>13.3f}" if name in paired else ""))
+
+
+def _paired_ratio(step, handle, repeat: int) -> tuple[float, float]:
+    """Median over ``repeat`` pairs of ``t(step with the constraint) / t(step without)`` on
+    the same model and optimiser (the handle's hook removed and registered again in turn,
+    the order within a pair alternating), in thread CPU time (not moved by other processes'
+    load) and in wall time."""
+    cpu, wall = [], []
+    for i in range(repeat):
+        tc, tw = {}, {}
+        for on in ((True, False) if i % 2 else (False, True)):
+            if on and not handle.active:
+                handle._register(step.__self__)
+            elif not on:
+                handle.remove()
+            w0, c0 = time.perf_counter(), time.thread_time()
+            step()
+            tc[on], tw[on] = time.thread_time() - c0, time.perf_counter() - w0
+        cpu.append(tc[True] / tc[False])
+        wall.append(tw[True] / tw[False])
+    return float(np.median(cpu)), float(np.median(wall))
 
 
 def main(argv=None) -> int:

@@ -298,17 +298,44 @@ def _chunk_l1_thresholds(x, a, b0, b1, radius, f, v=None, u=None):
 
 @njit(**PARALLEL_OPTIONS)
 def apply_l1_cols(x, v, u, out):
-    """l1 groups in the cols layout: gather a few columns, find each column's soft
-    threshold, write the soft-thresholded rows."""
+    """l1 groups in the cols layout, group ``(a, b)`` onto the l1 ball of radius ``u[a, b]``
+    (``v[a, b]`` its l1 norm): per chunk of columns, only the columns with ``0 < u < v``
+    are gathered and get their soft threshold from the flat l1 kernel; ``u <= 0`` zeroes a
+    column, ``u >= v`` copies it (nothing is written in place when a whole chunk is kept)."""
     A, N, B = x.shape
+    inplace = x.ctypes.data == out.ctypes.data
     for t in prange(cols_tasks(A, B, _L1_CHUNK)):
         a, b0, b1 = cols_chunk(t, B, _L1_CHUNK)
-        f = np.empty(b1 - b0)
-        _chunk_l1_thresholds(x, a, b0, b1, 0.0, f, v, u)
+        w = b1 - b0
+        f = np.empty(w)
+        act = np.empty(w, dtype=np.int64)
+        na = 0
+        nz = 0
+        for k in range(w):
+            ub = u[a, b0 + k]
+            if ub <= 0.0:
+                f[k] = np.inf  # soft threshold at inf: 0
+                nz += 1
+            elif ub >= v[a, b0 + k]:
+                f[k] = 0.0  # inside its ball: kept as it is
+            else:
+                act[na] = k
+                na += 1
+        if inplace and na == 0 and nz == 0:
+            continue
+        if na > 0:
+            col = np.empty((na, N))
+            buf = np.empty(N)
+            for i in range(N):
+                xi = x[a, i, b0:b1]
+                for j in range(na):
+                    col[j, i] = xi[act[j]]
+            for j in range(na):
+                f[act[j]], _ = l1_threshold(col[j], u[a, b0 + act[j]], buf)
         for i in range(N):
             xi = x[a, i, b0:b1]
             oi = out[a, i, b0:b1]
-            for k in range(b1 - b0):
+            for k in range(w):
                 oi[k] = soft_threshold(xi[k], f[k])
 
 
